@@ -1,0 +1,211 @@
+//! The application: a bag of cheap handles shared by every front end.
+
+use crate::{AppError, Clock};
+use latch_domain::audit::{AuditActor, AuditEvent};
+use latch_domain::auth_session::SessionTimeouts;
+use latch_domain::lockout::LockoutPolicy;
+use latch_domain::{SecretId, TimeSpan, Timestamp};
+use latch_store::audit::NewAuditEntry;
+use latch_store::{Db, Store, Tx};
+use latch_vault::{AuditChainKey, Keyring, SecretBinding, SecretBytes, UnsealKey, UnsealShare};
+use std::net::IpAddr;
+use std::sync::{Arc, Mutex, RwLock};
+use uuid::Uuid;
+
+/// Settings of the application layer, validated by the binary.
+#[derive(Debug, Clone)]
+pub struct AppConfig {
+    pub lockout: LockoutPolicy,
+    pub session_timeouts: SessionTimeouts,
+    /// Shown in authenticator apps.
+    pub totp_issuer: String,
+    /// Lower Argon2 cost for passphrase unsealing in tests only.
+    pub fast_kdf_for_tests: bool,
+}
+
+impl Default for AppConfig {
+    fn default() -> Self {
+        Self {
+            lockout: LockoutPolicy::default(),
+            session_timeouts: SessionTimeouts::default(),
+            totp_issuer: "Latch".to_owned(),
+            fast_kdf_for_tests: false,
+        }
+    }
+}
+
+/// Where a call came from, for audit records and source restrictions.
+#[derive(Debug, Clone, Default)]
+pub struct RequestContext {
+    pub source: Option<IpAddr>,
+}
+
+impl RequestContext {
+    pub fn from_ip(ip: IpAddr) -> Self {
+        Self { source: Some(ip) }
+    }
+    pub(crate) fn source_text(&self) -> Option<String> {
+        self.source.map(|ip| ip.to_string())
+    }
+}
+
+/// Latch's use cases. Cheap to clone.
+#[derive(Debug, Clone)]
+pub struct App {
+    inner: Arc<Inner>,
+}
+
+#[derive(Debug)]
+struct Inner {
+    store: Store,
+    clock: Arc<dyn Clock>,
+    config: AppConfig,
+    unsealed: RwLock<Option<Arc<Unsealed>>>,
+    pending_shares: Mutex<Vec<UnsealShare>>,
+    unseal_failures: Mutex<i64>,
+}
+
+/// Key material held while the vault is unsealed; dropped (and zeroized) on seal.
+#[derive(Debug)]
+pub(crate) struct Unsealed {
+    pub(crate) kek: UnsealKey,
+    pub(crate) keyring: Keyring,
+    pub(crate) audit_key: AuditChainKey,
+}
+
+impl App {
+    pub fn new(store: Store, clock: Arc<dyn Clock>, config: AppConfig) -> App {
+        App {
+            inner: Arc::new(Inner {
+                store,
+                clock,
+                config,
+                unsealed: RwLock::new(None),
+                pending_shares: Mutex::new(Vec::new()),
+                unseal_failures: Mutex::new(0),
+            }),
+        }
+    }
+
+    pub fn now(&self) -> Timestamp {
+        self.inner.clock.now()
+    }
+
+    pub fn config(&self) -> &AppConfig {
+        &self.inner.config
+    }
+
+    pub(crate) fn store(&self) -> &Store {
+        &self.inner.store
+    }
+
+    pub fn is_sealed(&self) -> bool {
+        self.inner.unsealed.read().map(|u| u.is_none()).unwrap_or(true)
+    }
+
+    pub(crate) fn unsealed(&self) -> Result<Arc<Unsealed>, AppError> {
+        let guard = self.inner.unsealed.read().map_err(|_| AppError::Sealed)?;
+        guard.clone().ok_or(AppError::Sealed)
+    }
+
+    pub(crate) fn install_unsealed(&self, unsealed: Option<Unsealed>) {
+        let mut guard = match self.inner.unsealed.write() {
+            Ok(guard) => guard,
+            Err(poisoned) => poisoned.into_inner(),
+        };
+        *guard = unsealed.map(Arc::new);
+    }
+
+    pub(crate) fn pending_shares(&self) -> std::sync::MutexGuard<'_, Vec<UnsealShare>> {
+        match self.inner.pending_shares.lock() {
+            Ok(guard) => guard,
+            Err(poisoned) => poisoned.into_inner(),
+        }
+    }
+
+    /// Counts a failed unseal attempt while sealed; the count is audited at the next unseal.
+    pub(crate) fn note_unseal_failure(&self) {
+        if let Ok(mut n) = self.inner.unseal_failures.lock() {
+            *n += 1;
+        }
+    }
+
+    pub(crate) fn take_unseal_failures(&self) -> i64 {
+        self.inner.unseal_failures.lock().map(|mut n| std::mem::take(&mut *n)).unwrap_or(0)
+    }
+
+    /// Appends an audit event in `tx`. Any failure refuses the whole action (fail closed).
+    pub(crate) async fn audit(
+        &self,
+        tx: &mut Tx,
+        ctx: &RequestContext,
+        actor: &AuditActor,
+        event: AuditEvent,
+    ) -> Result<(), AppError> {
+        let unsealed = self.unsealed()?;
+        let source = ctx.source_text();
+        let entry = NewAuditEntry { at: self.now(), actor, source: source.as_deref(), event: &event };
+        latch_store::audit::append(tx, &unsealed.audit_key, entry).await.map_err(AppError::AuditUnavailable)?;
+        Ok(())
+    }
+
+    /// Encrypts `plaintext` for the record `owner` and stores it; returns the new secret's id.
+    pub(crate) async fn seal_new_secret(
+        &self,
+        tx: &mut Tx,
+        kind: &str,
+        owner: Uuid,
+        plaintext: &[u8],
+    ) -> Result<SecretId, AppError> {
+        let unsealed = self.unsealed()?;
+        let sealed = unsealed.keyring.seal(&SecretBinding { kind, record_id: owner }, plaintext)?;
+        let id = SecretId::from_uuid(Uuid::new_v4());
+        let record = latch_store::vault::SealedRecord {
+            id,
+            kind: kind.to_owned(),
+            owner_id: owner,
+            root_key_id: sealed.root_key_id.as_uuid(),
+            wrapped_data_key: sealed.wrapped_data_key,
+            ciphertext: sealed.ciphertext,
+        };
+        latch_store::vault::insert_secret(tx, &record, self.now()).await?;
+        Ok(id)
+    }
+
+    /// Decrypts the secret `id`, which must belong to `owner` and be of `kind`.
+    pub(crate) async fn open_secret(
+        &self,
+        db: &mut impl Db,
+        id: SecretId,
+        kind: &str,
+        owner: Uuid,
+    ) -> Result<SecretBytes, AppError> {
+        let unsealed = self.unsealed()?;
+        let record = latch_store::vault::secret(db, id).await?;
+        if record.kind != kind {
+            return Err(AppError::Internal("secret kind mismatch".to_owned()));
+        }
+        let sealed = latch_vault::SealedSecret {
+            root_key_id: latch_vault::RootKeyId::new(record.root_key_id),
+            wrapped_data_key: record.wrapped_data_key,
+            ciphertext: record.ciphertext,
+        };
+        Ok(unsealed.keyring.open(&SecretBinding { kind, record_id: owner }, &sealed)?)
+    }
+
+    /// Removes expired login sessions and API tokens; run periodically by the binary.
+    pub async fn sweep_expired(&self) -> Result<u64, AppError> {
+        let now = self.now();
+        let timeouts = self.config().session_timeouts;
+        let mut tx = self.store().begin().await?;
+        let sessions =
+            latch_store::auth_sessions::delete_expired(&mut tx, now.minus(timeouts.idle), now.minus(timeouts.absolute))
+                .await?;
+        let tokens = latch_store::api_accounts::delete_expired_tokens(&mut tx, now).await?;
+        tx.commit().await?;
+        Ok(sessions + tokens)
+    }
+
+    /// How long a fresh API token lives when the account sets nothing else.
+    pub const DEFAULT_API_TOKEN_TTL: TimeSpan = TimeSpan::from_minutes(15);
+}

@@ -1,0 +1,38 @@
+//! Latch's use cases. Every front end (HTTP, CLI through HTTP, SSH) calls into [`App`], which
+//! authenticates, authorizes, decrypts only at the moment of use, and writes the audit record in
+//! the same transaction as the change.
+//!
+//! Architecture Invariant: only this crate constructs [`AuthenticatedUser`] and
+//! [`AuthenticatedApiAccount`]; every use case takes a [`Principal`] and checks it first.
+//! Architecture Invariant: no axum, hyper or russh here.
+
+mod api_accounts;
+mod app;
+mod audit_log;
+mod auth;
+mod bootstrap;
+mod clock;
+mod error;
+mod groups;
+mod inventory;
+mod principal;
+mod tokens;
+mod users;
+mod vault_ops;
+
+pub use api_accounts::{ApiAccountChange, IssuedApiSecret, IssuedToken, NewApiAccount};
+pub use app::{App, AppConfig, RequestContext};
+pub use audit_log::{AuditPage, AuditQuery, VerifyReport};
+pub use auth::{LoginOutcome, LoginRequest, TotpEnrollment};
+pub use bootstrap::{FirstStart, InitMode, InitOutcome};
+pub use clock::{Clock, ManualClock, SystemClock};
+pub use error::AppError;
+pub use groups::{GroupChange, GroupDetails, NewGroup};
+pub use inventory::{AccountChange, ImportReport, InventoryDocument, NewAccount, NewTarget, TargetChange};
+pub use principal::{AuthenticatedApiAccount, AuthenticatedUser, Principal};
+pub use users::{NewUser, UserChange};
+pub use vault_ops::{RotationReport, UnsealProgress, VaultStatus};
+
+pub use latch_domain as domain;
+pub use latch_store::audit::{AuditProblem, AuditRecord};
+pub use latch_vault::{Secret, SecretString};

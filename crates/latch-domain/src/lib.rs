@@ -1,0 +1,21 @@
+//! Latch's domain model: identifiers, identities, inventory, permissions and audit events.
+//!
+//! Architecture Invariant: this crate does no IO, is not async, never reads the clock or a
+//! random source (times and fresh ids come in as arguments) and knows neither serde nor SQL.
+
+pub mod account;
+pub mod api_account;
+pub mod audit;
+pub mod auth_session;
+pub mod error;
+pub mod ids;
+pub mod lockout;
+pub mod names;
+pub mod permission;
+pub mod target;
+pub mod time;
+pub mod user;
+
+pub use error::DomainError;
+pub use ids::*;
+pub use time::{TimeSpan, Timestamp};
