@@ -113,12 +113,13 @@ pub async fn append(tx: &mut Tx, mac: &dyn ChainMac, entry: NewAuditEntry<'_>) -
 }
 
 pub async fn list(db: &mut impl Db, filter: &AuditFilter) -> Result<Vec<AuditRecord>, StoreError> {
-    let kind_prefix = filter.kind.as_ref().filter(|k| k.ends_with('.')).map(|k| format!("{}%", k.replace('%', "")));
+    // Compared with substr, not LIKE: SQLite's LIKE folds ASCII case and `_` is a wildcard on both backends.
+    let kind_prefix = filter.kind.as_ref().filter(|k| k.ends_with('.')).cloned();
     let kind_exact = filter.kind.as_ref().filter(|k| !k.ends_with('.')).cloned();
     let rows = sqlx::query(
         "SELECT seq, at, actor_kind, actor_id, actor_name, source, kind, details, link FROM audit_events \
          WHERE ($1 IS NULL OR at >= $1) AND ($2 IS NULL OR at < $2) AND ($3 IS NULL OR actor_name = $3) \
-         AND ($4 IS NULL OR kind = $4) AND ($5 IS NULL OR kind LIKE $5) AND seq > $6 ORDER BY seq LIMIT $7",
+         AND ($4 IS NULL OR kind = $4) AND ($5 IS NULL OR substr(kind, 1, length($5)) = $5) AND seq > $6 ORDER BY seq LIMIT $7",
     )
     .bind(filter.from.map(|t| t.as_millis()))
     .bind(filter.to.map(|t| t.as_millis()))

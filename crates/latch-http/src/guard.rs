@@ -1,0 +1,158 @@
+//! Who may call a route, as a type: the first extractor of every handler.
+//!
+//! `Need<Admin>` authenticates the caller and refuses (401/403) before the body is even read;
+//! the application layer checks again inside the use case.
+
+use crate::HttpState;
+use crate::error::ApiError;
+use axum::extract::{ConnectInfo, FromRequestParts};
+use axum::http::request::Parts;
+use axum::http::{Method, StatusCode, header};
+use latch_app::{AppError, Principal, RequestContext};
+use latch_domain::permission::Permission;
+use std::marker::PhantomData;
+use std::net::SocketAddr;
+
+/// The session cookie of browsers.
+pub const SESSION_COOKIE: &str = "latch_session";
+/// Cookie-authenticated requests that change state must carry this header (CSRF defence:
+/// browsers cannot add it cross-site without a CORS preflight, which Latch never allows).
+pub const CSRF_HEADER: &str = "x-latch-csrf";
+
+/// A route's access rule.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Rule {
+    /// Any authenticated user, even one who must still change a one-time password.
+    Authenticated,
+    /// Any user or API account that has completed login.
+    FullLogin,
+    /// Holders of this permission (role or API scope).
+    Permission(Permission),
+}
+
+/// A marker type naming a [`Rule`].
+pub trait Access: Send + Sync + 'static {
+    const RULE: Rule;
+}
+
+macro_rules! access {
+    ($($name:ident => $rule:expr),* $(,)?) => {
+        $(
+            #[derive(Debug)]
+            pub struct $name;
+            impl Access for $name {
+                const RULE: Rule = $rule;
+            }
+        )*
+    };
+}
+
+access! {
+    AnyStage => Rule::Authenticated,
+    Signed => Rule::FullLogin,
+    Admin => Rule::Permission(Permission::Admin),
+    InventoryRead => Rule::Permission(Permission::InventoryRead),
+    InventoryWrite => Rule::Permission(Permission::InventoryWrite),
+    UsersRead => Rule::Permission(Permission::UsersRead),
+    AuditRead => Rule::Permission(Permission::AuditRead),
+}
+
+/// An authenticated caller who satisfies `A`.
+#[derive(Debug)]
+pub struct Need<A: Access> {
+    pub principal: Principal,
+    pub ctx: RequestContext,
+    rule: PhantomData<A>,
+}
+
+/// Where the request came from, for routes open to anyone.
+#[derive(Debug, Clone)]
+pub struct Ctx(pub RequestContext);
+
+impl FromRequestParts<HttpState> for Ctx {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, _state: &HttpState) -> Result<Self, Self::Rejection> {
+        Ok(Ctx(context(parts)))
+    }
+}
+
+impl<A: Access> FromRequestParts<HttpState> for Need<A> {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &HttpState) -> Result<Self, Self::Rejection> {
+        let ctx = context(parts);
+        let token = credential(parts)?.ok_or(AppError::Unauthenticated)?;
+        let principal = state.app.authenticate(&token, &ctx).await.map_err(|err| match err {
+            AppError::Sealed => ApiError::from(AppError::Sealed),
+            err if err.is_internal() => ApiError::from(err),
+            _ => ApiError::from(AppError::Unauthenticated),
+        })?;
+        match A::RULE {
+            Rule::Authenticated => {
+                if let Principal::ApiAccount(_) = principal {
+                    return Err(AppError::Forbidden.into());
+                }
+            }
+            Rule::FullLogin => {
+                if let Principal::User(user) = &principal {
+                    stage_ok(user)?;
+                }
+            }
+            Rule::Permission(permission) => principal.require(permission)?,
+        }
+        Ok(Need { principal, ctx, rule: PhantomData })
+    }
+}
+
+fn stage_ok(user: &latch_app::AuthenticatedUser) -> Result<(), ApiError> {
+    use latch_domain::auth_session::AuthSessionStage as Stage;
+    match user.stage() {
+        Stage::Full => Ok(()),
+        Stage::PasswordChangeRequired => Err(AppError::PasswordChangeRequired.into()),
+        Stage::TotpEnrollmentRequired => Err(AppError::TotpEnrollmentRequired.into()),
+    }
+}
+
+fn context(parts: &Parts) -> RequestContext {
+    let source = parts.extensions.get::<ConnectInfo<SocketAddr>>().map(|info| info.0.ip());
+    RequestContext { source }
+}
+
+/// The bearer token, or the session cookie (with the CSRF header on state changes).
+fn credential(parts: &Parts) -> Result<Option<String>, ApiError> {
+    if let Some(value) = parts.headers.get(header::AUTHORIZATION) {
+        let text = value.to_str().map_err(|_| AppError::Unauthenticated)?;
+        let token = text.strip_prefix("Bearer ").ok_or(AppError::Unauthenticated)?;
+        return Ok(Some(token.trim().to_owned()));
+    }
+    let cookie = parts
+        .headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .filter_map(|pair| pair.trim().split_once('='))
+        .find(|(name, _)| *name == SESSION_COOKIE)
+        .map(|(_, value)| value.to_owned());
+    let Some(cookie) = cookie else { return Ok(None) };
+    let safe = matches!(parts.method, Method::GET | Method::HEAD | Method::OPTIONS);
+    if !safe && !parts.headers.contains_key(CSRF_HEADER) {
+        return Err(ApiError::new(
+            StatusCode::FORBIDDEN,
+            "csrf",
+            "cookie-authenticated changes need the x-latch-csrf header",
+        ));
+    }
+    Ok(Some(cookie))
+}
+
+/// A JSON body whose rejections use the API's error shape.
+#[derive(Debug, axum::extract::FromRequest)]
+#[from_request(via(axum::Json), rejection(ApiError))]
+pub struct Body<T>(pub T);
+
+/// Query parameters whose rejections use the API's error shape.
+#[derive(Debug, axum::extract::FromRequestParts)]
+#[from_request(via(axum::extract::Query), rejection(ApiError))]
+pub struct Params<T>(pub T);

@@ -1,0 +1,62 @@
+//! Route registration: every route goes through `routes!`, so the OpenAPI document lists all of them.
+
+mod api_accounts;
+mod audit;
+mod auth;
+mod groups;
+mod inventory;
+mod oauth;
+mod openapi;
+mod sys;
+mod users;
+
+use crate::HttpState;
+use axum::Router;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+pub(crate) fn register(router: OpenApiRouter<HttpState>) -> OpenApiRouter<HttpState> {
+    router
+        .routes(routes!(openapi::document))
+        .routes(routes!(sys::status))
+        .routes(routes!(sys::unseal))
+        .routes(routes!(sys::seal))
+        .routes(routes!(sys::rotate_root_key))
+        .routes(routes!(auth::login))
+        .routes(routes!(auth::logout))
+        .routes(routes!(auth::me))
+        .routes(routes!(auth::change_password))
+        .routes(routes!(auth::begin_totp))
+        .routes(routes!(auth::confirm_totp))
+        .routes(routes!(users::list, users::create))
+        .routes(routes!(users::get, users::update, users::delete))
+        .routes(routes!(users::disable))
+        .routes(routes!(users::enable))
+        .routes(routes!(users::unlock))
+        .routes(routes!(users::reset_password))
+        .routes(routes!(users::reset_totp))
+        .routes(routes!(groups::list, groups::create))
+        .routes(routes!(groups::get, groups::update, groups::delete))
+        .routes(routes!(groups::add_member, groups::remove_member))
+        .routes(routes!(inventory::search_targets, inventory::create_target))
+        .routes(routes!(inventory::get_target, inventory::update_target, inventory::delete_target))
+        .routes(routes!(inventory::create_account))
+        .routes(routes!(inventory::get_account, inventory::update_account, inventory::delete_account))
+        .routes(routes!(inventory::export))
+        .routes(routes!(inventory::import))
+        .routes(routes!(api_accounts::list, api_accounts::create))
+        .routes(routes!(api_accounts::get, api_accounts::update))
+        .routes(routes!(api_accounts::rotate_secret))
+        .routes(routes!(api_accounts::revoke))
+        .routes(routes!(oauth::token))
+        .routes(routes!(audit::events))
+        .routes(routes!(audit::verify))
+}
+
+/// Makes the generated document available to its own route.
+pub(crate) fn with_openapi_document(
+    router: Router<HttpState>,
+    doc: std::sync::Arc<utoipa::openapi::OpenApi>,
+) -> Router<HttpState> {
+    router.layer(axum::Extension(doc))
+}

@@ -1,0 +1,60 @@
+//! The store test suite: every check runs on SQLite (a temporary file) and on PostgreSQL (a fresh
+//! database on the shared throwaway cluster of `latch-testkit`).
+//!
+//! Each check is an `async fn check_xxx(store: Store) -> anyhow::Result<()>` in one of the modules
+//! below; [`on_both_backends!`] turns it into the tests `xxx_sqlite` and `xxx_postgres`. The
+//! PostgreSQL variant prints a skip line and passes when no PostgreSQL is installed, unless
+//! `LATCH_REQUIRE_POSTGRES=1`.
+
+mod audit;
+mod fixtures;
+mod harness;
+mod identity;
+mod inventory;
+mod machine_identities;
+mod transactions;
+mod vault;
+
+/// For each `check => sqlite_test, postgres_test;` defines the two tests.
+macro_rules! on_both_backends {
+    ($($check:path => $sqlite:ident, $postgres:ident;)*) => {
+        $(
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn $sqlite() -> anyhow::Result<()> {
+                harness::run_on_sqlite($check).await
+            }
+
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn $postgres() -> anyhow::Result<()> {
+                harness::run_on_postgres(stringify!($postgres), $check).await
+            }
+        )*
+    };
+}
+
+on_both_backends! {
+    identity::check_users => users_sqlite, users_postgres;
+    identity::check_user_lockout_and_login => user_lockout_and_login_sqlite, user_lockout_and_login_postgres;
+    identity::check_totp_steps => totp_steps_sqlite, totp_steps_postgres;
+    identity::check_user_delete_cascades => user_delete_cascades_sqlite, user_delete_cascades_postgres;
+    identity::check_groups => groups_sqlite, groups_postgres;
+    identity::check_auth_sessions => auth_sessions_sqlite, auth_sessions_postgres;
+    vault::check_vault_meta => vault_meta_sqlite, vault_meta_postgres;
+    vault::check_vault_secrets_and_root_keys => vault_secrets_and_root_keys_sqlite, vault_secrets_and_root_keys_postgres;
+    audit::check_audit_list_filters => audit_list_filters_sqlite, audit_list_filters_postgres;
+    audit::check_audit_verify_in_chunks => audit_verify_in_chunks_sqlite, audit_verify_in_chunks_postgres;
+    audit::check_audit_tamper_details => audit_tamper_details_sqlite, audit_tamper_details_postgres;
+    audit::check_audit_tamper_gap => audit_tamper_gap_sqlite, audit_tamper_gap_postgres;
+    audit::check_audit_tamper_last_row => audit_tamper_last_row_sqlite, audit_tamper_last_row_postgres;
+    audit::check_audit_tamper_swapped_seq => audit_tamper_swapped_seq_sqlite, audit_tamper_swapped_seq_postgres;
+    audit::check_audit_concurrent_appends => audit_concurrent_appends_sqlite, audit_concurrent_appends_postgres;
+    inventory::check_targets => targets_sqlite, targets_postgres;
+    inventory::check_target_search_agrees_with_matches =>
+        target_search_agrees_with_matches_sqlite, target_search_agrees_with_matches_postgres;
+    inventory::check_accounts => accounts_sqlite, accounts_postgres;
+    inventory::check_target_delete_with_secrets => target_delete_with_secrets_sqlite, target_delete_with_secrets_postgres;
+    machine_identities::check_api_accounts => api_accounts_sqlite, api_accounts_postgres;
+    machine_identities::check_api_tokens => api_tokens_sqlite, api_tokens_postgres;
+    transactions::check_dropped_transaction_leaves_nothing =>
+        dropped_transaction_leaves_nothing_sqlite, dropped_transaction_leaves_nothing_postgres;
+}
