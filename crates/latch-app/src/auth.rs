@@ -262,9 +262,6 @@ impl App {
     /// Starts TOTP enrolment for the caller: a new seed waits for its first code.
     pub async fn begin_totp_enrollment(&self, principal: &Principal) -> Result<TotpEnrollment, AppError> {
         let me = principal.as_user()?;
-        if me.stage == AuthSessionStage::PasswordChangeRequired {
-            return Err(AppError::PasswordChangeRequired);
-        }
         let seed = TotpSeed::generate();
         let issuer = self.config().totp_issuer.clone();
         let account = me.user.username.to_string();
