@@ -43,7 +43,7 @@ pub struct UpdateApiAccountRequest {
 }
 
 /// An API account with its client secret, which is shown only here.
-#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[derive(Clone, Serialize, Deserialize, ToSchema)]
 pub struct ApiAccountSecretView {
     pub api_account: ApiAccountView,
     /// The `client_id` for `/oauth/token` is the account's name or id.
@@ -51,7 +51,7 @@ pub struct ApiAccountSecretView {
 }
 
 /// The form of `POST /oauth/token` (RFC 6749 §4.4); client credentials may also come by HTTP Basic.
-#[derive(Debug, Clone, Default, Serialize, Deserialize, ToSchema)]
+#[derive(Clone, Default, Serialize, Deserialize, ToSchema)]
 pub struct TokenRequest {
     pub grant_type: String,
     pub client_id: Option<String>,
@@ -60,7 +60,7 @@ pub struct TokenRequest {
 }
 
 /// RFC 6749 §5.1.
-#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[derive(Clone, Serialize, Deserialize, ToSchema)]
 pub struct TokenResponse {
     pub access_token: String,
     pub token_type: String,
@@ -74,3 +74,9 @@ pub struct OAuthErrorBody {
     pub error: String,
     pub error_description: String,
 }
+
+crate::redact::redacted_debug!(ApiAccountSecretView { api_account } hides { client_secret });
+
+crate::redact::redacted_debug!(TokenRequest { grant_type, client_id, scope } hides { client_secret });
+
+crate::redact::redacted_debug!(TokenResponse { token_type, expires_in, scope } hides { access_token });

@@ -2,7 +2,7 @@ use crate::UserView;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[derive(Clone, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct LoginRequest {
     pub username: String,
@@ -12,7 +12,7 @@ pub struct LoginRequest {
 }
 
 /// A successful login. The token is also set as a cookie for browsers.
-#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[derive(Clone, Serialize, Deserialize, ToSchema)]
 pub struct LoginResponse {
     /// A bearer token: send it as `Authorization: Bearer TOKEN`.
     pub token: String,
@@ -29,7 +29,7 @@ pub struct MeView {
     pub stage: String,
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[derive(Clone, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ChangePasswordRequest {
     pub current_password: String,
@@ -37,7 +37,7 @@ pub struct ChangePasswordRequest {
 }
 
 /// A TOTP enrolment in progress: scan the QR code (or enter the URI), then confirm with a code.
-#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[derive(Clone, Serialize, Deserialize, ToSchema)]
 pub struct TotpEnrollmentView {
     pub otpauth_uri: String,
     /// A PNG image, base64-encoded.
@@ -49,3 +49,11 @@ pub struct TotpEnrollmentView {
 pub struct TotpConfirmRequest {
     pub code: String,
 }
+
+crate::redact::redacted_debug!(LoginRequest { username } hides { password, totp_code });
+
+crate::redact::redacted_debug!(LoginResponse { stage, user } hides { token });
+
+crate::redact::redacted_debug!(ChangePasswordRequest {  } hides { current_password, new_password });
+
+crate::redact::redacted_debug!(TotpEnrollmentView {  } hides { otpauth_uri, qr_png_base64 });

@@ -85,7 +85,7 @@ pub struct UpdateTargetRequest {
     pub host_key_pin: Option<String>,
 }
 
-#[derive(Debug, Clone, Default, Serialize, Deserialize, ToSchema)]
+#[derive(Clone, Default, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CreateAccountRequest {
     pub username: String,
@@ -106,7 +106,7 @@ fn default_secret_kind() -> String {
     "password".to_owned()
 }
 
-#[derive(Debug, Clone, Default, Serialize, Deserialize, ToSchema)]
+#[derive(Clone, Default, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct UpdateAccountRequest {
     pub api_enabled: Option<bool>,
@@ -149,3 +149,7 @@ pub struct ImportReportView {
     pub accounts_created: i64,
     pub accounts_updated: i64,
 }
+
+crate::redact::redacted_debug!(CreateAccountRequest { username, secret_kind, api_enabled, rotate_after_use, description } hides { secret });
+
+crate::redact::redacted_debug!(UpdateAccountRequest { api_enabled, rotate_after_use, description } hides { secret });

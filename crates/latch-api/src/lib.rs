@@ -10,6 +10,7 @@ pub mod client;
 mod error;
 mod groups;
 mod inventory;
+mod redact;
 mod sys;
 mod users;
 

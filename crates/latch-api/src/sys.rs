@@ -14,7 +14,7 @@ pub struct VaultStatusView {
 }
 
 /// Exactly one of the fields unseals the vault.
-#[derive(Debug, Clone, Default, Serialize, Deserialize, ToSchema)]
+#[derive(Clone, Default, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct UnsealRequest {
     /// The text of an unseal key file.
@@ -31,3 +31,5 @@ pub struct RotationView {
     pub rewrapped: i64,
     pub retired_root_keys: usize,
 }
+
+crate::redact::redacted_debug!(UnsealRequest {  } hides { key_file, passphrase, share });

@@ -19,7 +19,7 @@ pub struct UserView {
     pub last_login_at: Option<String>,
 }
 
-#[derive(Debug, Clone, Default, Serialize, Deserialize, ToSchema)]
+#[derive(Clone, Default, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CreateUserRequest {
     pub username: String,
@@ -34,7 +34,7 @@ pub struct CreateUserRequest {
     pub password: Option<String>,
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[derive(Clone, Serialize, Deserialize, ToSchema)]
 pub struct CreateUserResponse {
     pub user: UserView,
     /// Present when no password was given; shown once.
@@ -51,7 +51,7 @@ pub struct UpdateUserRequest {
     pub totp_required: Option<bool>,
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[derive(Clone, Serialize, Deserialize, ToSchema)]
 pub struct PasswordResetView {
     /// Shown once; the user must change it at next login.
     pub one_time_password: String,
@@ -61,3 +61,9 @@ pub struct PasswordResetView {
 pub struct UserListView {
     pub users: Vec<UserView>,
 }
+
+crate::redact::redacted_debug!(CreateUserRequest { username, display_name, email, roles, totp_required } hides { password });
+
+crate::redact::redacted_debug!(CreateUserResponse { user } hides { one_time_password });
+
+crate::redact::redacted_debug!(PasswordResetView {  } hides { one_time_password });
