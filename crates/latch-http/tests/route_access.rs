@@ -114,6 +114,14 @@ fn documented_routes() -> Vec<(String, String)> {
 }
 
 #[test]
+fn the_document_is_openapi_3_1_with_bearer_auth() {
+    let doc = serde_json::to_value(latch_http::openapi()).expect("document serializes");
+    assert!(doc["openapi"].as_str().is_some_and(|v| v.starts_with("3.1")), "{}", doc["openapi"]);
+    assert_eq!(doc["components"]["securitySchemes"]["bearer"]["scheme"], "bearer");
+    assert!(doc["components"]["schemas"]["ErrorBody"].is_object());
+}
+
+#[test]
 fn every_route_has_a_table_entry_and_every_entry_a_route() {
     let documented = documented_routes();
     let mut table: Vec<(String, String)> = TABLE.iter().map(|(m, p, _)| ((*m).to_owned(), (*p).to_owned())).collect();
