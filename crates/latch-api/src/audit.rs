@@ -65,3 +65,18 @@ pub struct AuditProblemView {
     pub seq: i64,
     pub message: String,
 }
+
+/// Reports a finished export, so that it is itself audited.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct AuditExportReport {
+    pub events: i64,
+    /// `jsonl` or `csv`.
+    pub format: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct AuditExportRecorded {
+    /// The sequence number is not returned: the record is in the log like any other.
+    pub recorded: bool,
+}

@@ -61,6 +61,12 @@ impl App {
         ctx: &RequestContext,
     ) -> Result<(), AppError> {
         principal.require(Permission::AuditRead)?;
+        if !matches!(format, "jsonl" | "csv") {
+            return Err(AppError::BadRequest("format must be jsonl or csv".to_owned()));
+        }
+        if events < 0 {
+            return Err(AppError::BadRequest("events must not be negative".to_owned()));
+        }
         let mut tx = self.store().begin().await?;
         let event = AuditEvent::AuditExported { events, format: format.to_owned() };
         self.audit(&mut tx, ctx, &principal.actor(), event).await?;

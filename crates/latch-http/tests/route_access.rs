@@ -73,6 +73,7 @@ const TABLE: &[(&str, &str, Rule)] = &[
     ("post", "/api/v1/api-accounts/{api_account}/revoke", Perm(P::Admin)),
     ("get", "/api/v1/audit/events", Perm(P::AuditRead)),
     ("get", "/api/v1/audit/verify", Perm(P::AuditRead)),
+    ("post", "/api/v1/audit/exports", Perm(P::AuditRead)),
 ];
 
 #[derive(Debug, Clone)]

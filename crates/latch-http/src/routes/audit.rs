@@ -5,6 +5,7 @@ use crate::views;
 use axum::Json;
 use axum::extract::State;
 use latch_api::{
+    AuditExportRecorded, AuditExportReport,
     AuditPageView, AuditProblemView, AuditQueryParams, AuditRecordView, AuditVerifyParams, AuditVerifyView,
 };
 use latch_app::{AuditProblem, AuditQuery};
@@ -81,4 +82,16 @@ fn problem(p: &AuditProblem) -> AuditProblemView {
         AuditProblem::MissingStart { seq } => ("missing_start", *seq, format!("record {seq} to start from is missing")),
     };
     AuditProblemView { kind: kind.to_owned(), seq, message }
+}
+
+/// Records that the caller exported audit records (the CLI calls this when an export completes).
+#[utoipa::path(post, path = "/api/v1/audit/exports", tag = "audit", request_body = AuditExportReport,
+    responses((status = 200, body = AuditExportRecorded)))]
+pub(crate) async fn record_export(
+    State(state): State<HttpState>,
+    need: Need<AuditRead>,
+    crate::guard::Body(report): crate::guard::Body<AuditExportReport>,
+) -> ApiResult<Json<AuditExportRecorded>> {
+    state.app.record_audit_export(&need.principal, report.events, &report.format, &need.ctx).await?;
+    Ok(Json(AuditExportRecorded { recorded: true }))
 }

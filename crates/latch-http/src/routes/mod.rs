@@ -51,6 +51,7 @@ pub(crate) fn register(router: OpenApiRouter<HttpState>) -> OpenApiRouter<HttpSt
         .routes(routes!(oauth::token))
         .routes(routes!(audit::events))
         .routes(routes!(audit::verify))
+        .routes(routes!(audit::record_export))
 }
 
 /// Makes the generated document available to its own route.

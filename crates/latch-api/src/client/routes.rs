@@ -1,0 +1,247 @@
+//! One method per route of the HTTP API, grouped as the server's `routes` module is.
+
+use super::{Client, ClientError};
+use crate::*;
+use reqwest::Method;
+
+const API: [&str; 2] = ["api", "v1"];
+
+/// `["api", "v1", rest…]`
+macro_rules! path {
+    ($($segment:expr),* $(,)?) => {
+        &[API[0], API[1], $($segment),*]
+    };
+}
+
+/// The system: status, unseal, seal, root-key rotation.
+impl Client {
+    pub async fn status(&self) -> Result<VaultStatusView, ClientError> {
+        self.get(path!("sys", "status")).await
+    }
+
+    pub async fn unseal(&self, request: &UnsealRequest) -> Result<VaultStatusView, ClientError> {
+        self.post(path!("sys", "unseal"), request).await
+    }
+
+    pub async fn seal(&self) -> Result<VaultStatusView, ClientError> {
+        self.post_empty(path!("sys", "seal")).await
+    }
+
+    pub async fn rotate_root_key(&self) -> Result<RotationView, ClientError> {
+        self.post_empty(path!("sys", "rotate-root-key")).await
+    }
+}
+
+/// The caller's own login, session, password and second factor.
+impl Client {
+    pub async fn login(&self, request: &LoginRequest) -> Result<LoginResponse, ClientError> {
+        self.post(path!("auth", "login"), request).await
+    }
+
+    pub async fn me(&self) -> Result<MeView, ClientError> {
+        self.get(path!("auth", "me")).await
+    }
+
+    pub async fn logout(&self) -> Result<(), ClientError> {
+        self.empty(self.request(Method::POST, path!("auth", "logout"))?).await
+    }
+
+    pub async fn change_password(&self, request: &ChangePasswordRequest) -> Result<(), ClientError> {
+        self.empty(self.request(Method::POST, path!("auth", "password"))?.json(request)).await
+    }
+
+    pub async fn totp_enroll(&self) -> Result<TotpEnrollmentView, ClientError> {
+        self.post_empty(path!("auth", "totp", "enroll")).await
+    }
+
+    pub async fn totp_confirm(&self, request: &TotpConfirmRequest) -> Result<(), ClientError> {
+        self.empty(self.request(Method::POST, path!("auth", "totp", "confirm"))?.json(request)).await
+    }
+}
+
+/// Users, by id or username.
+impl Client {
+    pub async fn list_users(&self, limit: Option<i64>, offset: Option<i64>) -> Result<UserListView, ClientError> {
+        let query: Vec<(&str, i64)> = [("limit", limit), ("offset", offset)]
+            .into_iter()
+            .filter_map(|(name, value)| Some((name, value?)))
+            .collect();
+        self.get_query(path!("users"), &query).await
+    }
+
+    pub async fn create_user(&self, request: &CreateUserRequest) -> Result<CreateUserResponse, ClientError> {
+        self.post(path!("users"), request).await
+    }
+
+    pub async fn get_user(&self, user: &str) -> Result<UserView, ClientError> {
+        self.get(path!("users", user)).await
+    }
+
+    pub async fn update_user(&self, user: &str, request: &UpdateUserRequest) -> Result<UserView, ClientError> {
+        self.patch(path!("users", user), request).await
+    }
+
+    pub async fn delete_user(&self, user: &str) -> Result<(), ClientError> {
+        self.delete(path!("users", user)).await
+    }
+
+    pub async fn disable_user(&self, user: &str) -> Result<UserView, ClientError> {
+        self.post_empty(path!("users", user, "disable")).await
+    }
+
+    pub async fn enable_user(&self, user: &str) -> Result<UserView, ClientError> {
+        self.post_empty(path!("users", user, "enable")).await
+    }
+
+    pub async fn unlock_user(&self, user: &str) -> Result<UserView, ClientError> {
+        self.post_empty(path!("users", user, "unlock")).await
+    }
+
+    pub async fn reset_user_password(&self, user: &str) -> Result<PasswordResetView, ClientError> {
+        self.post_empty(path!("users", user, "reset-password")).await
+    }
+
+    pub async fn reset_user_totp(&self, user: &str) -> Result<UserView, ClientError> {
+        self.post_empty(path!("users", user, "reset-totp")).await
+    }
+}
+
+/// Groups, by id or name.
+impl Client {
+    pub async fn list_groups(&self) -> Result<GroupListView, ClientError> {
+        self.get(path!("groups")).await
+    }
+
+    pub async fn create_group(&self, request: &CreateGroupRequest) -> Result<GroupView, ClientError> {
+        self.post(path!("groups"), request).await
+    }
+
+    pub async fn get_group(&self, group: &str) -> Result<GroupDetailsView, ClientError> {
+        self.get(path!("groups", group)).await
+    }
+
+    pub async fn update_group(&self, group: &str, request: &UpdateGroupRequest) -> Result<GroupView, ClientError> {
+        self.patch(path!("groups", group), request).await
+    }
+
+    pub async fn delete_group(&self, group: &str) -> Result<(), ClientError> {
+        self.delete(path!("groups", group)).await
+    }
+
+    pub async fn add_group_member(&self, group: &str, user: &str) -> Result<(), ClientError> {
+        self.empty(self.request(Method::PUT, path!("groups", group, "members", user))?).await
+    }
+
+    pub async fn remove_group_member(&self, group: &str, user: &str) -> Result<(), ClientError> {
+        self.delete(path!("groups", group, "members", user)).await
+    }
+}
+
+/// Targets and their accounts, and the inventory as a document.
+impl Client {
+    pub async fn search_targets(&self, params: &TargetSearchParams) -> Result<TargetSearchView, ClientError> {
+        self.get_query(path!("targets"), params).await
+    }
+
+    pub async fn create_target(&self, request: &CreateTargetRequest) -> Result<TargetView, ClientError> {
+        self.post(path!("targets"), request).await
+    }
+
+    pub async fn get_target(&self, target: &str) -> Result<TargetDetailsView, ClientError> {
+        self.get(path!("targets", target)).await
+    }
+
+    pub async fn update_target(&self, target: &str, request: &UpdateTargetRequest) -> Result<TargetView, ClientError> {
+        self.patch(path!("targets", target), request).await
+    }
+
+    pub async fn delete_target(&self, target: &str) -> Result<(), ClientError> {
+        self.delete(path!("targets", target)).await
+    }
+
+    pub async fn create_account(
+        &self,
+        target: &str,
+        request: &CreateAccountRequest,
+    ) -> Result<AccountView, ClientError> {
+        self.post(path!("targets", target, "accounts"), request).await
+    }
+
+    pub async fn get_account(&self, account: &str) -> Result<AccountView, ClientError> {
+        self.get(path!("accounts", account)).await
+    }
+
+    pub async fn update_account(
+        &self,
+        account: &str,
+        request: &UpdateAccountRequest,
+    ) -> Result<AccountView, ClientError> {
+        self.patch(path!("accounts", account), request).await
+    }
+
+    pub async fn delete_account(&self, account: &str) -> Result<(), ClientError> {
+        self.delete(path!("accounts", account)).await
+    }
+
+    pub async fn export_inventory(&self) -> Result<InventoryDocumentView, ClientError> {
+        self.get(path!("inventory", "export")).await
+    }
+
+    pub async fn import_inventory(&self, document: &InventoryDocumentView) -> Result<ImportReportView, ClientError> {
+        self.post(path!("inventory", "import"), document).await
+    }
+}
+
+/// API accounts and their OAuth client-credentials tokens.
+impl Client {
+    pub async fn list_api_accounts(&self) -> Result<ApiAccountListView, ClientError> {
+        self.get(path!("api-accounts")).await
+    }
+
+    pub async fn create_api_account(
+        &self,
+        request: &CreateApiAccountRequest,
+    ) -> Result<ApiAccountSecretView, ClientError> {
+        self.post(path!("api-accounts"), request).await
+    }
+
+    pub async fn get_api_account(&self, api_account: &str) -> Result<ApiAccountView, ClientError> {
+        self.get(path!("api-accounts", api_account)).await
+    }
+
+    pub async fn update_api_account(
+        &self,
+        api_account: &str,
+        request: &UpdateApiAccountRequest,
+    ) -> Result<ApiAccountView, ClientError> {
+        self.patch(path!("api-accounts", api_account), request).await
+    }
+
+    pub async fn rotate_api_account_secret(&self, api_account: &str) -> Result<ApiAccountSecretView, ClientError> {
+        self.post_empty(path!("api-accounts", api_account, "rotate-secret")).await
+    }
+
+    pub async fn revoke_api_account(&self, api_account: &str) -> Result<ApiAccountView, ClientError> {
+        self.post_empty(path!("api-accounts", api_account, "revoke")).await
+    }
+
+    /// `POST /oauth/token` with the request as a form (client credentials in the form).
+    pub async fn oauth_token(&self, request: &TokenRequest) -> Result<TokenResponse, ClientError> {
+        self.json(self.http.post(self.url(&["oauth", "token"])?).form(request)).await
+    }
+}
+
+/// The audit log.
+impl Client {
+    pub async fn audit_events(&self, params: &AuditQueryParams) -> Result<AuditPageView, ClientError> {
+        self.get_query(path!("audit", "events"), params).await
+    }
+
+    pub async fn audit_verify(&self, params: &AuditVerifyParams) -> Result<AuditVerifyView, ClientError> {
+        self.get_query(path!("audit", "verify"), params).await
+    }
+
+    pub async fn audit_record_export(&self, report: &AuditExportReport) -> Result<AuditExportRecorded, ClientError> {
+        self.post(path!("audit", "exports"), report).await
+    }
+}

@@ -1,0 +1,101 @@
+//! Client subcommands: talk to a running Latch server over its HTTP API with
+//! [`latch_api::client::Client`].
+//!
+//! One file per area; each command is a small function that reads its arguments, calls one or a
+//! few routes and prints the answer as a table (or, with `--json`, the answer's JSON). Server
+//! errors end the command with `error: MESSAGE` on stderr and an exit code chosen in [`exit`].
+//! Secrets (passwords, account secrets, client secrets) are read from a prompt, standard input
+//! or a file, never from an argument, and never printed except when the server shows them once.
+
+mod accounts;
+mod api_accounts;
+mod audit;
+mod connection;
+mod exit;
+mod groups;
+mod progress;
+mod prompt;
+mod session;
+mod settings;
+mod show;
+mod targets;
+mod users;
+mod vault;
+
+use crate::output;
+use std::process::ExitCode;
+
+#[derive(clap::Subcommand, Debug)]
+pub enum ClientCommand {
+    /// Log in to a server and remember it and the session token (in $LATCH_CONFIG_DIR/cli.toml).
+    Login(session::LoginArgs),
+    /// End the saved session and forget its token.
+    Logout(OutputArgs),
+    /// Show who the saved session belongs to.
+    Whoami(OutputArgs),
+    /// Change your password.
+    Passwd(session::PasswdArgs),
+    /// Your second factor (TOTP authenticator app).
+    Totp(session::TotpArgs),
+    /// Show whether the vault is initialized and unsealed (exit code 3 when not).
+    Status(vault::StatusArgs),
+    /// Unseal the vault with the key file, the passphrase or one Shamir share.
+    Unseal(vault::UnsealArgs),
+    /// Seal the vault or rotate its root key (admin).
+    Vault(vault::VaultArgs),
+    /// Manage local users (admin).
+    Users(users::UsersArgs),
+    /// Manage groups, which give their members roles (admin).
+    Groups(groups::GroupsArgs),
+    /// Manage targets (the hosts Latch gives access to) and export or import the inventory.
+    Targets(targets::TargetsArgs),
+    /// Manage accounts on targets and their secrets.
+    Accounts(accounts::AccountsArgs),
+    /// Manage API accounts (OAuth clients for scripts) and get access tokens.
+    ApiAccounts(api_accounts::ApiAccountsArgs),
+    /// Read, export and verify the tamper-evident audit log.
+    Audit(audit::AuditArgs),
+}
+
+/// How results are printed.
+#[derive(clap::Args, Debug, Clone, Copy)]
+pub struct OutputArgs {
+    /// Print the server's JSON answer instead of a table.
+    #[arg(long, global = true)]
+    pub json: bool,
+}
+
+pub async fn run(command: ClientCommand) -> anyhow::Result<ExitCode> {
+    match dispatch(command).await {
+        Ok(code) => Ok(code),
+        Err(err) => match exit::code_for(&err) {
+            Some(code) => {
+                output::error(&format!("error: {err:#}"));
+                if let Some(hint) = exit::hint_for(&err) {
+                    output::error(&format!("hint: {hint}"));
+                }
+                Ok(ExitCode::from(code))
+            }
+            None => Err(err),
+        },
+    }
+}
+
+async fn dispatch(command: ClientCommand) -> anyhow::Result<ExitCode> {
+    match command {
+        ClientCommand::Login(args) => session::login(args).await,
+        ClientCommand::Logout(out) => session::logout(out).await,
+        ClientCommand::Whoami(out) => session::whoami(out).await,
+        ClientCommand::Passwd(args) => session::passwd(args).await,
+        ClientCommand::Totp(args) => session::totp(args).await,
+        ClientCommand::Status(args) => vault::status(args).await,
+        ClientCommand::Unseal(args) => vault::unseal(args).await,
+        ClientCommand::Vault(args) => vault::run(args).await,
+        ClientCommand::Users(args) => users::run(args).await,
+        ClientCommand::Groups(args) => groups::run(args).await,
+        ClientCommand::Targets(args) => targets::run(args).await,
+        ClientCommand::Accounts(args) => accounts::run(args).await,
+        ClientCommand::ApiAccounts(args) => api_accounts::run(args).await,
+        ClientCommand::Audit(args) => audit::run(args).await,
+    }
+}

@@ -1,0 +1,148 @@
+//! Background work: named tasks that run until a shared shutdown signal, spawned by the binary
+//! (never by constructors) and awaited on shutdown.
+
+use latch_app::App;
+use std::future::Future;
+use std::time::Duration;
+use tokio::task::JoinSet;
+use tokio_util::sync::CancellationToken;
+use tracing::Instrument;
+
+/// A piece of background work. `run` returns when `shutdown` is cancelled; it handles its own
+/// transient errors (log and carry on) and returns `Err` only when it cannot go on at all.
+pub trait Task: Send + 'static {
+    const NAME: &'static str;
+    fn run(self, shutdown: CancellationToken) -> impl Future<Output = anyhow::Result<()>> + Send;
+}
+
+/// The running background tasks and the signal that stops them.
+#[derive(Debug)]
+pub struct Tasks {
+    shutdown: CancellationToken,
+    running: JoinSet<(&'static str, anyhow::Result<()>)>,
+}
+
+impl Tasks {
+    pub fn new(shutdown: CancellationToken) -> Tasks {
+        Tasks { shutdown, running: JoinSet::new() }
+    }
+
+    /// Starts `task` in its own tracing span, named after it.
+    pub fn spawn<T: Task>(&mut self, task: T) {
+        let shutdown = self.shutdown.clone();
+        let span = tracing::info_span!("task", name = T::NAME);
+        self.running.spawn(async move { (T::NAME, task.run(shutdown).await) }.instrument(span));
+        tracing::debug!(task = T::NAME, "task started");
+    }
+
+    /// Signals every task to stop and waits up to `grace` for them; the rest are aborted.
+    pub async fn shutdown(mut self, grace: Duration) {
+        self.shutdown.cancel();
+        let deadline = tokio::time::sleep(grace);
+        tokio::pin!(deadline);
+        loop {
+            tokio::select! {
+                finished = self.running.join_next() => match finished {
+                    None => return,
+                    Some(Ok((name, Ok(())))) => tracing::debug!(task = name, "task stopped"),
+                    Some(Ok((name, Err(err)))) => tracing::error!(task = name, error = format!("{err:#}"), "task failed"),
+                    Some(Err(err)) => tracing::error!(error = %err, "task panicked or was cancelled"),
+                },
+                () = &mut deadline => {
+                    tracing::warn!(remaining = self.running.len(), "tasks did not stop in time; aborting them");
+                    self.running.abort_all();
+                    return;
+                }
+            }
+        }
+    }
+}
+
+/// Removes expired login sessions and API tokens at a fixed interval (and once at start).
+#[derive(Debug)]
+pub struct ExpirySweeper {
+    pub app: App,
+    pub every: Duration,
+}
+
+impl ExpirySweeper {
+    pub const DEFAULT_INTERVAL: Duration = Duration::from_secs(60);
+
+    async fn sweep_once(&self) {
+        match self.app.sweep_expired().await {
+            Ok(0) => tracing::trace!("nothing expired"),
+            Ok(removed) => tracing::info!(removed, "removed expired sessions and tokens"),
+            Err(err) => tracing::warn!(error = %err, detail = ?err, "sweeping expired sessions failed; will retry"),
+        }
+    }
+}
+
+impl Task for ExpirySweeper {
+    const NAME: &'static str = "expiry-sweeper";
+
+    async fn run(self, shutdown: CancellationToken) -> anyhow::Result<()> {
+        let mut ticks = tokio::time::interval(self.every);
+        ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tokio::select! {
+                () = shutdown.cancelled() => return Ok(()),
+                _ = ticks.tick() => self.sweep_once().await,
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    #[derive(Debug)]
+    struct Stubborn;
+
+    impl Task for Stubborn {
+        const NAME: &'static str = "stubborn";
+        async fn run(self, _shutdown: CancellationToken) -> anyhow::Result<()> {
+            std::future::pending::<()>().await;
+            Ok(())
+        }
+    }
+
+    #[derive(Debug)]
+    struct Counter(Arc<AtomicUsize>);
+
+    impl Task for Counter {
+        const NAME: &'static str = "counter";
+        async fn run(self, shutdown: CancellationToken) -> anyhow::Result<()> {
+            shutdown.cancelled().await;
+            self.0.fetch_add(1, Ordering::SeqCst);
+            Ok(())
+        }
+    }
+
+    #[tokio::test]
+    async fn shutdown_stops_cooperative_tasks_and_aborts_the_rest() {
+        let stopped = Arc::new(AtomicUsize::new(0));
+        let mut tasks = Tasks::new(CancellationToken::new());
+        tasks.spawn(Counter(stopped.clone()));
+        tasks.spawn(Stubborn);
+        let started = std::time::Instant::now();
+        tasks.shutdown(Duration::from_millis(200)).await;
+        assert_eq!(stopped.load(Ordering::SeqCst), 1);
+        assert!(started.elapsed() < Duration::from_secs(5));
+    }
+
+    #[tokio::test]
+    async fn the_sweeper_runs_against_a_real_store_until_shutdown() {
+        let dir = tempfile::tempdir().unwrap();
+        let url = latch_store::Store::sqlite_url(&dir.path().join("latch.db"));
+        let store = latch_store::Store::connect(&url).await.unwrap();
+        let app = App::new(store.clone(), Arc::new(latch_app::SystemClock), latch_app::AppConfig::default());
+        let mut tasks = Tasks::new(CancellationToken::new());
+        tasks.spawn(ExpirySweeper { app, every: Duration::from_millis(10) });
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        tasks.shutdown(Duration::from_secs(5)).await;
+        store.close().await;
+    }
+}
