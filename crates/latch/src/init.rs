@@ -233,7 +233,8 @@ pub fn create_private_dir(dir: &Path) -> anyhow::Result<()> {
     let mode =
         std::fs::metadata(dir).with_context(|| format!("cannot inspect {}", dir.display()))?.permissions().mode();
     if mode & 0o077 != 0 {
-        tracing::warn!(dir = %dir.display(), mode = format!("{:o}", mode & 0o777), "directory is accessible to other users; chmod 700 it");
+        let mode = format!("{:o}", mode & 0o777);
+        tracing::warn!(dir = %dir.display(), mode, "directory is accessible to other users; chmod 700 it");
     }
     Ok(())
 }

@@ -14,6 +14,7 @@ mod tasks;
 mod tls;
 
 use clap::{Parser, Subcommand, ValueEnum};
+use std::io::IsTerminal;
 use std::process::ExitCode;
 use tracing_subscriber::EnvFilter;
 
@@ -102,7 +103,10 @@ async fn run(command: Command) -> anyhow::Result<ExitCode> {
 
 fn init_logging(format: LogFormat, filter: &str) -> Result<(), UsageError> {
     let filter = EnvFilter::try_new(filter).map_err(|err| UsageError(format!("--log-level {filter:?}: {err}")))?;
-    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::stderr().is_terminal());
     let installed = match format {
         LogFormat::Text => builder.try_init(),
         LogFormat::Json => builder.json().try_init(),

@@ -24,6 +24,20 @@ const FIRST_ADMIN: &str = "admin";
 
 /// `latch serve`
 #[derive(clap::Args, Debug)]
+#[command(after_help = "\
+Environment (overrides the config file; flags override both):
+  LATCH_DATA_DIR, LATCH_DATABASE_URL
+  LATCH_HTTP_LISTEN              [default: 127.0.0.1:8443]
+  LATCH_SSH_LISTEN               [default: 127.0.0.1:2222]
+  LATCH_UNSEAL_KEY_FILE          [default: DATA_DIR/unseal.key, used when present]
+  LATCH_UNSEAL_PASSPHRASE_FILE   a file whose first line is the passphrase
+  LATCH_UNSEAL_PASSPHRASE        the passphrase itself
+
+At start the vault is unsealed with the first of: the key file, the passphrase file,
+LATCH_UNSEAL_PASSPHRASE. With none, it starts sealed until `latch unseal`.
+
+Exit codes: 0 stopped cleanly, 1 failure, 2 usage or configuration error (including an
+unseal key or passphrase that does not open the vault).")]
 pub struct ServeArgs {
     #[command(flatten)]
     pub config: ConfigArgs,
@@ -46,11 +60,10 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
     // Bind before touching the vault, so that a busy port stops us before a one-time password
     // is generated and lost.
     let listener = TcpListener::bind(config.http.listen)
-        .map_err(|err| UsageError(format!("cannot listen on {} (http.listen): {err}", config.http.listen)))?;
+        .with_context(|| format!("cannot listen on {} (http.listen)", config.http.listen))?;
     let store = init::connect_store(&config).await?;
     let result = serve_with_store(&config, &store, tls, listener).await;
     store.close().await;
-    tracing::info!("stopped");
     result
 }
 
@@ -81,6 +94,7 @@ async fn serve_with_store(
     let served = serve_https(app, config, tls, listener, &url).await;
     tasks.shutdown(SHUTDOWN_GRACE).await;
     served?;
+    tracing::info!("stopped");
     Ok(ExitCode::SUCCESS)
 }
 

@@ -45,7 +45,9 @@ impl Tasks {
                 finished = self.running.join_next() => match finished {
                     None => return,
                     Some(Ok((name, Ok(())))) => tracing::debug!(task = name, "task stopped"),
-                    Some(Ok((name, Err(err)))) => tracing::error!(task = name, error = format!("{err:#}"), "task failed"),
+                    Some(Ok((name, Err(err)))) => {
+                        tracing::error!(task = name, error = format!("{err:#}"), "task failed");
+                    }
                     Some(Err(err)) => tracing::error!(error = %err, "task panicked or was cancelled"),
                 },
                 () = &mut deadline => {
