@@ -1,5 +1,7 @@
 //! Use cases end to end on a real store (SQLite, and PostgreSQL when available), with a manual clock.
 
+#![expect(clippy::expect_used, reason = "test helpers fail the test by panicking")]
+
 use latch_app::{
     AppError, InitMode, LoginRequest, NewAccount, NewTarget, RequestContext, SecretString, UnsealProgress,
 };

@@ -5,8 +5,8 @@ use crate::views;
 use axum::Json;
 use axum::extract::State;
 use latch_api::{
-    AuditExportRecorded, AuditExportReport,
-    AuditPageView, AuditProblemView, AuditQueryParams, AuditRecordView, AuditVerifyParams, AuditVerifyView,
+    AuditExportRecorded, AuditExportReport, AuditPageView, AuditProblemView, AuditQueryParams, AuditRecordView,
+    AuditVerifyParams, AuditVerifyView,
 };
 use latch_app::{AuditProblem, AuditQuery};
 

@@ -5,7 +5,9 @@ use super::exit::EXIT_PROBLEMS_FOUND;
 use super::{OutputArgs, connection, progress, prompt, show};
 use anyhow::Context;
 use latch_api::client::Client;
-use latch_api::{AuditExportReport, AuditPageView, AuditProblemView, AuditQueryParams, AuditRecordView, AuditVerifyParams};
+use latch_api::{
+    AuditExportReport, AuditPageView, AuditProblemView, AuditQueryParams, AuditRecordView, AuditVerifyParams,
+};
 use serde::Serialize;
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -135,8 +137,12 @@ async fn export(client: &Client, format: ExportFormat, output: Option<&Path>, fi
     }
     writer.finish()?;
     spinner.finish_and_clear();
-    let report = AuditExportReport { events: i64::try_from(exported).unwrap_or(i64::MAX), format: format.as_str().to_owned() };
-    client.audit_record_export(&report).await.context("the export was written but could not be recorded in the audit log")?;
+    let report =
+        AuditExportReport { events: i64::try_from(exported).unwrap_or(i64::MAX), format: format.as_str().to_owned() };
+    client
+        .audit_record_export(&report)
+        .await
+        .context("the export was written but could not be recorded in the audit log")?;
     prompt::ask(&format!("Exported {exported} audit records.\n"))
 }
 
