@@ -217,9 +217,25 @@ fn print_shares(shares: &[SecretString]) -> std::io::Result<()> {
 
 /// Connects to the database of `config` and applies pending migrations.
 pub async fn connect_store(config: &Config) -> anyhow::Result<Store> {
+    create_sqlite_file_privately(config.database_url.expose())?;
     Store::connect(config.database_url.expose())
         .await
         .with_context(|| format!("cannot open the database {}", config.database_url.redacted()))
+}
+
+/// Creates a new SQLite database file with mode 0600 before SQLite does (SQLite gives its
+/// journal files the database file's mode, so they stay private too).
+fn create_sqlite_file_privately(url: &str) -> anyhow::Result<()> {
+    let Some(rest) = url.strip_prefix("sqlite://") else { return Ok(()) };
+    let path = Path::new(rest.split('?').next().unwrap_or_default());
+    if path.as_os_str().is_empty() || path.exists() {
+        return Ok(());
+    }
+    match std::fs::OpenOptions::new().write(true).create_new(true).mode(0o600).open(path) {
+        Ok(_) => Ok(()),
+        Err(err) if err.kind() == std::io::ErrorKind::AlreadyExists => Ok(()),
+        Err(err) => Err(err).with_context(|| format!("cannot create the database file {}", path.display())),
+    }
 }
 
 /// Creates `dir` and any missing parents, the new ones with mode 0700; warns when an existing

@@ -26,8 +26,9 @@ struct Cli {
     #[arg(long, global = true, value_enum, default_value_t = LogFormat::Text)]
     log_format: LogFormat,
     /// Which log lines to show, as in RUST_LOG: `info`, `debug`, `latch=debug,sqlx=warn`, …
-    #[arg(long, global = true, env = "RUST_LOG", default_value = "info", value_name = "FILTER")]
-    log_level: String,
+    /// (default: `info` for `serve` and `init`, `warn` for client commands).
+    #[arg(long, global = true, env = "RUST_LOG", value_name = "FILTER")]
+    log_level: Option<String>,
     #[command(subcommand)]
     command: Command,
 }
@@ -75,7 +76,11 @@ fn main() -> ExitCode {
     // Two rustls crypto providers can end up linked in (rcgen and reqwest pull their own); rustls
     // refuses to guess, so name one before any TLS is used. It fails only when one is installed.
     let _already_installed = rustls::crypto::aws_lc_rs::default_provider().install_default();
-    if let Err(err) = init_logging(cli.log_format, &cli.log_level) {
+    let default_level = match cli.command {
+        Command::Serve(_) | Command::Init(_) => "info",
+        Command::Client(_) => "warn",
+    };
+    if let Err(err) = init_logging(cli.log_format, cli.log_level.as_deref().unwrap_or(default_level)) {
         output::error(&format!("error: {err}"));
         return ExitCode::from(EXIT_USAGE);
     }

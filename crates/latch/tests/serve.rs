@@ -25,6 +25,8 @@ async fn first_start_initializes_once_and_restarts_unseal_from_the_key_file() {
     assert_eq!(std::fs::metadata(&key_file).unwrap().permissions().mode() & 0o777, 0o600);
     assert!(std::fs::read_to_string(&key_file).unwrap().starts_with("latch-unseal-key-v1:"));
     assert_eq!(std::fs::metadata(&data_dir).unwrap().permissions().mode() & 0o777, 0o700);
+    let database = data_dir.join("latch.db");
+    assert_eq!(std::fs::metadata(&database).unwrap().permissions().mode() & 0o777, 0o600, "the database is private");
     assert!(data_dir.join("recordings").is_dir());
     assert!(data_dir.join("ssh_host_ed25519_key").is_file());
     assert!(!server.stderr().contains(&password), "the password must not be logged");
