@@ -168,7 +168,7 @@ pub async fn fetch_server_fingerprint(base_url: &str) -> Result<Fingerprint, Cli
     if base.scheme() != "https" {
         return Err(ClientError::Config(format!("{base} is not an https:// URL: there is no certificate to trust")));
     }
-    let verifier = trust::RecordingVerifier::new();
+    let verifier = trust::LeafVerifier::new();
     let http = reqwest::Client::builder()
         .connect_timeout(CONNECT_TIMEOUT)
         .user_agent(user_agent())

@@ -1,27 +1,18 @@
 //! Reading, exporting and verifying the audit log.
 
 use crate::{App, AppError, Principal, RequestContext};
-use latch_domain::Timestamp;
 use latch_domain::audit::AuditEvent;
 use latch_domain::permission::Permission;
 use latch_store::audit::{AuditFilter, AuditProblem, AuditRecord};
+
+/// Filters for listing audit records (`kind` ending in `.` is a prefix).
+pub type AuditQuery = AuditFilter;
 
 /// A page of audit records: pass `next_after_seq` back to continue.
 #[derive(Debug, Clone)]
 pub struct AuditPage {
     pub records: Vec<AuditRecord>,
     pub next_after_seq: Option<i64>,
-}
-
-/// Filters for listing audit records.
-#[derive(Debug, Clone, Default)]
-pub struct AuditQuery {
-    pub from: Option<Timestamp>,
-    pub to: Option<Timestamp>,
-    pub actor: Option<String>,
-    pub kind: Option<String>,
-    pub after_seq: Option<i64>,
-    pub limit: i64,
 }
 
 /// The result of verifying a stretch of the chain.
@@ -35,17 +26,10 @@ pub struct VerifyReport {
 }
 
 impl App {
-    pub async fn list_audit(&self, principal: &Principal, query: AuditQuery) -> Result<AuditPage, AppError> {
+    pub async fn list_audit(&self, principal: &Principal, query: AuditFilter) -> Result<AuditPage, AppError> {
         principal.require(Permission::AuditRead)?;
         let limit = query.limit.clamp(1, 1000);
-        let filter = AuditFilter {
-            from: query.from,
-            to: query.to,
-            actor: query.actor,
-            kind: query.kind,
-            after_seq: query.after_seq,
-            limit,
-        };
+        let filter = AuditFilter { limit, ..query };
         let mut conn = self.store().read().await?;
         let records = latch_store::audit::list(&mut conn, &filter).await?;
         let next_after_seq = (records.len() as i64 == limit).then(|| records.last().map(|r| r.seq)).flatten();

@@ -79,10 +79,7 @@ pub(crate) fn rustls_config(trust: &Trust) -> Result<Option<rustls::ClientConfig
     match trust {
         Trust::System => Ok(None),
         Trust::CaCertificatePem(pem) => ca_config(pem).map(Some),
-        Trust::Fingerprint(pin) => {
-            let verifier = PinnedVerifier { pin: *pin, algorithms: algorithms() };
-            custom_verifier_config(Arc::new(verifier)).map(Some)
-        }
+        Trust::Fingerprint(pin) => custom_verifier_config(Arc::new(LeafVerifier::pinned(*pin))).map(Some),
     }
 }
 
@@ -121,15 +118,46 @@ fn custom_verifier_config(verifier: Arc<dyn ServerCertVerifier>) -> Result<rustl
         .with_no_client_auth())
 }
 
-/// Accepts exactly one leaf certificate, by fingerprint; the handshake signatures are still
-/// checked against it, so the server must hold its private key.
+/// What the leaf-certificate verifier does with the certificate it is shown.
 #[derive(Debug)]
-struct PinnedVerifier {
-    pin: Fingerprint,
+enum LeafCheck {
+    /// Accept exactly this leaf certificate.
+    Pin(Fingerprint),
+    /// Accept any certificate once and remember its fingerprint (trust on first use).
+    Record(Mutex<Option<Fingerprint>>),
+}
+
+/// Judges the server by its leaf certificate alone. In both modes the handshake signatures are
+/// still checked against that certificate, so the server must hold its private key.
+#[derive(Debug)]
+pub(crate) struct LeafVerifier {
+    check: LeafCheck,
     algorithms: WebPkiSupportedAlgorithms,
 }
 
-impl ServerCertVerifier for PinnedVerifier {
+impl LeafVerifier {
+    fn pinned(pin: Fingerprint) -> LeafVerifier {
+        LeafVerifier { check: LeafCheck::Pin(pin), algorithms: algorithms() }
+    }
+
+    pub(crate) fn new() -> Arc<LeafVerifier> {
+        Arc::new(LeafVerifier { check: LeafCheck::Record(Mutex::new(None)), algorithms: algorithms() })
+    }
+
+    pub(crate) fn config(self: &Arc<Self>) -> Result<rustls::ClientConfig, ClientError> {
+        custom_verifier_config(self.clone())
+    }
+
+    /// The fingerprint a recording verifier saw.
+    pub(crate) fn seen(&self) -> Option<Fingerprint> {
+        match &self.check {
+            LeafCheck::Record(slot) => slot.lock().ok().and_then(|slot| *slot),
+            LeafCheck::Pin(_) => None,
+        }
+    }
+}
+
+impl ServerCertVerifier for LeafVerifier {
     fn verify_server_cert(
         &self,
         end_entity: &CertificateDer<'_>,
@@ -139,72 +167,17 @@ impl ServerCertVerifier for PinnedVerifier {
         _now: UnixTime,
     ) -> Result<ServerCertVerified, rustls::Error> {
         let seen = Fingerprint::of_der(end_entity);
-        if seen == self.pin {
-            return Ok(ServerCertVerified::assertion());
+        match &self.check {
+            LeafCheck::Pin(pin) if seen == *pin => Ok(ServerCertVerified::assertion()),
+            LeafCheck::Pin(pin) => Err(rustls::Error::General(format!(
+                "the server's certificate fingerprint is {seen}, not the pinned {pin}"
+            ))),
+            LeafCheck::Record(slot) => {
+                let mut slot = slot.lock().map_err(|_| rustls::Error::General("poisoned lock".to_owned()))?;
+                *slot = Some(seen);
+                Ok(ServerCertVerified::assertion())
+            }
         }
-        Err(rustls::Error::General(format!(
-            "the server's certificate fingerprint is {seen}, not the pinned {}",
-            self.pin
-        )))
-    }
-
-    fn verify_tls12_signature(
-        &self,
-        message: &[u8],
-        cert: &CertificateDer<'_>,
-        dss: &DigitallySignedStruct,
-    ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        rustls::crypto::verify_tls12_signature(message, cert, dss, &self.algorithms)
-    }
-
-    fn verify_tls13_signature(
-        &self,
-        message: &[u8],
-        cert: &CertificateDer<'_>,
-        dss: &DigitallySignedStruct,
-    ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        rustls::crypto::verify_tls13_signature(message, cert, dss, &self.algorithms)
-    }
-
-    fn supported_verify_schemes(&self) -> Vec<rustls::SignatureScheme> {
-        self.algorithms.supported_schemes()
-    }
-}
-
-/// Accepts any certificate once and remembers the leaf's fingerprint, for trust on first use.
-#[derive(Debug)]
-pub(crate) struct RecordingVerifier {
-    seen: Mutex<Option<Fingerprint>>,
-    algorithms: WebPkiSupportedAlgorithms,
-}
-
-impl RecordingVerifier {
-    pub(crate) fn new() -> Arc<RecordingVerifier> {
-        Arc::new(RecordingVerifier { seen: Mutex::new(None), algorithms: algorithms() })
-    }
-
-    pub(crate) fn config(self: &Arc<Self>) -> Result<rustls::ClientConfig, ClientError> {
-        custom_verifier_config(self.clone())
-    }
-
-    pub(crate) fn seen(&self) -> Option<Fingerprint> {
-        self.seen.lock().ok().and_then(|slot| *slot)
-    }
-}
-
-impl ServerCertVerifier for RecordingVerifier {
-    fn verify_server_cert(
-        &self,
-        end_entity: &CertificateDer<'_>,
-        _intermediates: &[CertificateDer<'_>],
-        _server_name: &ServerName<'_>,
-        _ocsp_response: &[u8],
-        _now: UnixTime,
-    ) -> Result<ServerCertVerified, rustls::Error> {
-        let fingerprint = Fingerprint::of_der(end_entity);
-        let mut slot = self.seen.lock().map_err(|_| rustls::Error::General("poisoned lock".to_owned()))?;
-        *slot = Some(fingerprint);
-        Ok(ServerCertVerified::assertion())
     }
 
     fn verify_tls12_signature(
