@@ -1,0 +1,113 @@
+//! The session event log: what happened in a session besides terminal bytes, as JSON Lines.
+
+use std::path::Path;
+
+use serde::{Deserialize, Serialize};
+use tokio::fs::File;
+use tokio::time::Instant;
+
+use crate::RecordingError;
+use crate::sink::DurableSink;
+
+/// One line of the event log: `{"at_ms":…,"kind":"exec","command":…}`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SessionEventRecord {
+    /// When it happened, milliseconds since the Unix epoch (the caller's clock).
+    pub at_ms: i64,
+    #[serde(flatten)]
+    pub event: SessionEvent,
+}
+
+/// Something a session did, named by the `kind` field.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum SessionEvent {
+    /// A command run without a shell (`ssh host command`).
+    Exec { command: String },
+    /// A file transfer operation (SFTP/SCP); `size` when known.
+    FileTransfer { path: String, size: Option<u64>, direction: TransferDirection },
+    /// A port forward channel opened.
+    ForwardOpened { channel: u32, direction: ForwardDirection, host: String, port: u32 },
+    /// A port forward channel closed.
+    ForwardClosed { channel: u32 },
+    /// The terminal was resized.
+    WindowChange { cols: u32, rows: u32 },
+    /// The session ended; `reason` is a short machine-readable phrase (`client_closed`, `grant_revoked`, …).
+    SessionEnded { reason: String },
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TransferDirection {
+    /// From the user to the target.
+    Upload,
+    /// From the target to the user.
+    Download,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ForwardDirection {
+    /// The user reaches a host through the target (`ssh -L`).
+    Local,
+    /// The target reaches the user's side (`ssh -R`).
+    Remote,
+}
+
+/// What a finished event log holds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct EventLogSummary {
+    pub events: u64,
+    pub file_bytes: u64,
+    pub sha256_of_file: [u8; 32],
+}
+
+/// Writes a session's event log, with the same buffering, durability and fail-closed rules as
+/// [`crate::AsciicastWriter`]: lines reach the operating system within a second or 64 KiB, `finish` fsyncs, and
+/// every write error is returned.
+#[derive(Debug)]
+pub struct EventLogWriter {
+    sink: DurableSink,
+    events: u64,
+}
+
+impl EventLogWriter {
+    /// Creates (or truncates) the file at `path`.
+    pub async fn create(path: &Path) -> Result<Self, RecordingError> {
+        let file =
+            File::create(path).await.map_err(|source| RecordingError::Create { path: path.to_path_buf(), source })?;
+        Ok(Self::from_file(file))
+    }
+
+    /// Writes to an already open, empty file.
+    pub fn from_file(file: File) -> Self {
+        Self { sink: DurableSink::new(file), events: 0 }
+    }
+
+    pub async fn record(&mut self, record: &SessionEventRecord) -> Result<(), RecordingError> {
+        self.sink.append_line(|buffer| serde_json::to_writer(buffer, record)).await?;
+        self.events += 1;
+        Ok(())
+    }
+
+    /// When buffered lines must reach the operating system, or `None` when nothing is buffered.
+    pub fn flush_deadline(&self) -> Option<Instant> {
+        self.sink.flush_deadline()
+    }
+
+    /// Flushes if the oldest buffered line is at least one second old at `now`.
+    pub async fn flush_if_due(&mut self, now: Instant) -> Result<(), RecordingError> {
+        self.sink.flush_if_due(now).await
+    }
+
+    /// Hands every buffered line to the operating system now (no fsync).
+    pub async fn flush(&mut self) -> Result<(), RecordingError> {
+        self.sink.flush().await
+    }
+
+    /// Flushes and fsyncs the file.
+    pub async fn finish(self) -> Result<EventLogSummary, RecordingError> {
+        let file = self.sink.finish().await?;
+        Ok(EventLogSummary { events: self.events, file_bytes: file.file_bytes, sha256_of_file: file.sha256 })
+    }
+}

@@ -1,0 +1,37 @@
+//! Session recordings: what a user saw and did in a session, written while it happens and read back later.
+//!
+//! This crate knows no protocol. A front end (the SSH gateway) feeds it bytes and events with their times.
+//!
+//! - [`AsciicastWriter`] writes an [asciicast v2](https://docs.asciinema.org/manual/asciicast/v2/) file: a JSON
+//!   header line (`{"version":2,"width":…,"height":…,"timestamp":…,"env":{"TERM":…},"title":…}`), then one
+//!   `[elapsed_seconds, "o" | "i" | "r", data]` array per line. Terminal bytes are decoded as UTF-8 incrementally:
+//!   a character split across reads is held back until the next read, and bytes that are not UTF-8 become U+FFFD.
+//! - [`EventLogWriter`] writes JSON Lines of [`SessionEventRecord`]s (exec, file transfer, forwards, window
+//!   changes, session end).
+//! - [`read_asciicast`], [`replay_output`] and [`read_event_log`] read them back, refusing files over a size limit
+//!   and tolerating a last line cut short by a crash.
+//!
+//! Durability promise: a writer buffers at most about 64 KiB and hands its buffer to the operating system whenever
+//! the oldest buffered line is one second old (checked on every write, and by `flush_if_due` for idle sessions),
+//! so a crash of the gateway loses at most the last second. `finish` flushes and fsyncs.
+//!
+//! Fail-closed contract: every write error is returned to the caller, never swallowed or retried, and a writer
+//! that failed once refuses all further work ([`RecordingError::WriterFailed`]). A session that cannot be recorded
+//! must be ended by the caller.
+
+mod asciicast;
+mod error;
+mod events;
+mod reader;
+mod sink;
+mod utf8;
+
+pub use asciicast::{AsciicastHeader, AsciicastWriter, RecordingSummary};
+pub use error::RecordingError;
+pub use events::{
+    EventLogSummary, EventLogWriter, ForwardDirection, SessionEvent, SessionEventRecord, TransferDirection,
+};
+pub use reader::{
+    AsciicastEvent, AsciicastEventData, AsciicastRecording, EventLog, read_asciicast, read_event_log, replay_output,
+};
+pub use sink::{BUFFER_LIMIT, FLUSH_INTERVAL};
