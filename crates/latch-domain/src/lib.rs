@@ -8,6 +8,7 @@ pub mod api_account;
 pub mod audit;
 pub mod auth_session;
 pub mod error;
+pub mod gateway_login;
 pub mod ids;
 pub mod lockout;
 pub mod names;
