@@ -121,3 +121,62 @@ async fn init_with_a_passphrase_then_serve_unseals_from_the_environment() {
     assert_eq!(server.status().await["sealed"], true);
     assert!(server.stderr().contains("latch unseal"), "{}", server.stderr());
 }
+
+/// The same binary on PostgreSQL: selected by a `postgres://` URL, state survives a restart, and
+/// no SQLite file appears in the data directory.
+#[tokio::test]
+async fn serve_runs_on_postgresql_when_given_its_url() {
+    install_crypto_provider();
+    let Some(cluster) = latch_testkit::postgres::shared_postgres().unwrap() else {
+        eprintln!("skipped: PostgreSQL is not available");
+        return;
+    };
+    let url = cluster.fresh_database("serve").unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let data_dir = dir.path().join("data");
+    let env = [("LATCH_DATABASE_URL", url.as_str())];
+    let server = Server::start(&data_dir, &env).await;
+    let stdout = server.wait_for_stdout("sha256/").await;
+    let password = value_after(&stdout, "One-time password:").unwrap();
+    let client = server.client();
+    let login = |password: &str| serde_json::json!({ "username": "admin", "password": password, "totp_code": null });
+    let body: serde_json::Value = client
+        .post(server.url("/api/v1/auth/login"))
+        .json(&login(&password))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let token = body["token"].as_str().unwrap().to_owned();
+    let change = serde_json::json!({ "current_password": password, "new_password": "a fresh operator password" });
+    let response =
+        client.post(server.url("/api/v1/auth/password")).bearer_auth(&token).json(&change).send().await.unwrap();
+    assert_eq!(response.status(), 204);
+    let target = serde_json::json!({ "name": "pg-target", "address": "10.1.2.3", "tags": ["pg"] });
+    let response = client.post(server.url("/api/v1/targets")).bearer_auth(&token).json(&target).send().await.unwrap();
+    assert_eq!(response.status(), 201);
+    assert!(server.stop().await.success());
+    assert!(!data_dir.join("latch.db").exists(), "no SQLite file when PostgreSQL is configured");
+
+    let server = Server::start(&data_dir, &env).await;
+    assert!(server.stdout().is_empty(), "already initialized: {}", server.stdout());
+    let client = server.client();
+    let body: serde_json::Value = client
+        .post(server.url("/api/v1/auth/login"))
+        .json(&login("a fresh operator password"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let token = body["token"].as_str().unwrap();
+    let found: serde_json::Value =
+        client.get(server.url("/api/v1/targets?tag=pg")).bearer_auth(token).send().await.unwrap().json().await.unwrap();
+    assert_eq!(found["total"], 1, "{found}");
+    let verify: serde_json::Value =
+        client.get(server.url("/api/v1/audit/verify")).bearer_auth(token).send().await.unwrap().json().await.unwrap();
+    assert_eq!(verify["ok"], true, "{verify}");
+}
