@@ -11,6 +11,7 @@ mod error;
 mod groups;
 mod inventory;
 mod redact;
+mod ssh_keys;
 mod sys;
 mod users;
 
@@ -20,5 +21,6 @@ pub use auth::*;
 pub use error::*;
 pub use groups::*;
 pub use inventory::*;
+pub use ssh_keys::*;
 pub use sys::*;
 pub use users::*;

@@ -16,6 +16,7 @@ mod error;
 mod groups;
 mod inventory;
 mod principal;
+mod ssh_keys;
 mod tokens;
 mod users;
 mod vault_ops;
@@ -30,6 +31,7 @@ pub use error::AppError;
 pub use groups::{GroupChange, GroupDetails, NewGroup};
 pub use inventory::{AccountChange, ImportReport, InventoryDocument, NewAccount, NewTarget, TargetChange};
 pub use principal::{AuthenticatedApiAccount, AuthenticatedUser, Principal};
+pub use ssh_keys::MAX_SSH_KEYS_PER_USER;
 pub use users::{NewUser, UserChange};
 pub use vault_ops::{RotationReport, UnsealProgress, VaultStatus};
 

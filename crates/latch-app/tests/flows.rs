@@ -51,7 +51,8 @@ on_both!(
     sessions_time_out,
     disabling_ends_sessions,
     audit_refuses_when_unwritable,
-    rotation_keeps_secrets_readable
+    rotation_keeps_secrets_readable,
+    ssh_keys_belong_to_one_user_and_are_audited
 );
 
 async fn lockout_is_shared_and_expires(t: TestApp) {
@@ -157,6 +158,62 @@ async fn audit_refuses_when_unwritable(t: TestApp) {
     t.app.create_target(&admin_now, new, &ctx()).await.expect("works again");
     let report = t.app.verify_audit(&admin_now, 0, 10_000, &ctx()).await.expect("verify");
     assert!(report.problems.is_empty(), "{:?}", report.problems);
+}
+
+/// A syntactically valid ed25519 key line whose key bytes are all `fill`.
+fn ed25519_line(fill: u8, comment: &str) -> String {
+    use base64::Engine;
+    let mut blob = Vec::new();
+    for part in [&b"ssh-ed25519"[..], &[fill; 32][..]] {
+        blob.extend_from_slice(&u32::try_from(part.len()).expect("short").to_be_bytes());
+        blob.extend_from_slice(part);
+    }
+    format!("ssh-ed25519 {} {comment}", base64::engine::general_purpose::STANDARD.encode(blob))
+}
+
+async fn ssh_keys_belong_to_one_user_and_are_audited(t: TestApp) {
+    let admin = t.admin().await.expect("admin");
+    let sam_token = t.user_with_roles("sam", &[Role::User]).await.expect("sam");
+    let sam = t.app.authenticate(&sam_token, &ctx()).await.expect("sam principal");
+    t.user_with_roles("uma", &[Role::Auditor]).await.expect("uma");
+
+    // Users manage their own keys; naming themselves is the same as naming nobody.
+    let own = t.app.add_ssh_key(&sam, None, &ed25519_line(1, "sam@laptop"), "", &ctx()).await.expect("own key");
+    assert_eq!(own.name, "sam@laptop");
+    let by_name = t.app.list_ssh_keys(&sam, Some("sam")).await.expect("own list by name");
+    assert_eq!(by_name, vec![own.clone()]);
+    // Others' keys need users:read to see and admin to change.
+    let refused = t.app.list_ssh_keys(&sam, Some("uma")).await;
+    assert!(matches!(refused, Err(AppError::Forbidden)), "{refused:?}");
+    let refused = t.app.add_ssh_key(&sam, Some("uma"), &ed25519_line(2, ""), "x", &ctx()).await;
+    assert!(matches!(refused, Err(AppError::Forbidden)), "{refused:?}");
+    let refused = t.app.remove_ssh_key(&sam, Some("admin"), &own.id.to_string(), &ctx()).await;
+    assert!(matches!(refused, Err(AppError::Forbidden)), "{refused:?}");
+    let uma_key =
+        t.app.add_ssh_key(&admin, Some("uma"), &ed25519_line(2, ""), "token", &ctx()).await.expect("admin adds");
+    assert_eq!(t.app.list_ssh_keys(&admin, Some("uma")).await.expect("admin lists"), vec![uma_key.clone()]);
+    // One key, one user; and a key id of another user is not found.
+    let taken = t.app.add_ssh_key(&sam, None, &ed25519_line(2, ""), "mine", &ctx()).await;
+    assert!(matches!(taken, Err(AppError::Conflict("ssh key"))), "{taken:?}");
+    let other = t.app.remove_ssh_key(&sam, None, &uma_key.id.to_string(), &ctx()).await;
+    assert!(matches!(other, Err(AppError::NotFound("ssh key"))), "{other:?}");
+    let weak = t.app.add_ssh_key(&sam, None, "ssh-dss AAAAB3NzaC1kc3M=", "", &ctx()).await;
+    assert!(matches!(weak, Err(AppError::Invalid(_))), "{weak:?}");
+
+    // At most 50 keys per user.
+    for fill in 3..=51 {
+        t.app.add_ssh_key(&sam, None, &ed25519_line(fill, ""), "", &ctx()).await.expect("below the limit");
+    }
+    let full = t.app.add_ssh_key(&sam, None, &ed25519_line(52, ""), "", &ctx()).await;
+    assert!(matches!(&full, Err(AppError::BadRequest(m)) if m.contains("at most 50")), "{full:?}");
+
+    t.app.remove_ssh_key(&sam, None, &own.id.to_string(), &ctx()).await.expect("remove own");
+    let query = |kind: &str| latch_app::AuditQuery { kind: Some(kind.to_owned()), limit: 100, ..Default::default() };
+    let added = t.app.list_audit(&admin, query("user.ssh_key_added")).await.expect("audit");
+    assert_eq!(added.records.len(), 51);
+    let removed = t.app.list_audit(&admin, query("user.ssh_key_removed")).await.expect("audit");
+    assert_eq!(removed.records.len(), 1);
+    assert!(removed.records[0].details.contains(&own.key.fingerprint()), "{}", removed.records[0].details);
 }
 
 async fn rotation_keeps_secrets_readable(t: TestApp) {

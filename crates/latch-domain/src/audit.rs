@@ -3,7 +3,7 @@
 //! The store writes each event in the same transaction as the change it describes, and links it
 //! to the previous one with a keyed MAC ([`ChainMac`]) over [`ChainedRecord::canonical_bytes`].
 
-use crate::{AccountId, ApiAccountId, GroupId, TargetId, Timestamp, UserId};
+use crate::{AccountId, ApiAccountId, GroupId, TargetId, Timestamp, UserId, UserSshKeyId};
 
 /// Who did it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -120,6 +120,8 @@ pub enum AuditEvent {
     UserEnabled { user_id: UserId },
     UserUnlocked { user_id: UserId },
     UserDeleted { user_id: UserId, username: String },
+    UserSshKeyAdded { user_id: UserId, key_id: UserSshKeyId, fingerprint: String },
+    UserSshKeyRemoved { user_id: UserId, key_id: UserSshKeyId, fingerprint: String },
     GroupCreated { group_id: GroupId, name: String, roles: Vec<String> },
     GroupUpdated { group_id: GroupId, changes: Vec<String> },
     GroupDeleted { group_id: GroupId, name: String },
@@ -168,6 +170,8 @@ impl AuditEvent {
             E::UserEnabled { .. } => "user.enabled",
             E::UserUnlocked { .. } => "user.unlocked",
             E::UserDeleted { .. } => "user.deleted",
+            E::UserSshKeyAdded { .. } => "user.ssh_key_added",
+            E::UserSshKeyRemoved { .. } => "user.ssh_key_removed",
             E::GroupCreated { .. } => "group.created",
             E::GroupUpdated { .. } => "group.updated",
             E::GroupDeleted { .. } => "group.deleted",
@@ -229,6 +233,10 @@ impl AuditEvent {
                 vec![("user_id", s(user_id)), ("sessions_ended", (*sessions_ended).into())]
             }
             E::UserDeleted { user_id, username } => vec![("user_id", s(user_id)), ("username", s(username))],
+            E::UserSshKeyAdded { user_id, key_id, fingerprint }
+            | E::UserSshKeyRemoved { user_id, key_id, fingerprint } => {
+                vec![("user_id", s(user_id)), ("key_id", s(key_id)), ("fingerprint", s(fingerprint))]
+            }
             E::GroupCreated { group_id, name, roles } => {
                 vec![("group_id", s(group_id)), ("name", s(name)), ("roles", roles.clone().into())]
             }

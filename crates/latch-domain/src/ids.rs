@@ -68,3 +68,7 @@ id_type!(
     /// A short-lived OAuth access token of an API account.
     ApiTokenId
 );
+id_type!(
+    /// An SSH public key registered to a user.
+    UserSshKeyId
+);

@@ -13,6 +13,7 @@ pub mod ids;
 pub mod lockout;
 pub mod names;
 pub mod permission;
+pub mod ssh_key;
 pub mod target;
 pub mod time;
 pub mod user;

@@ -26,6 +26,8 @@ pub enum Rule {
     Authenticated,
     /// Any user or API account that has completed login.
     FullLogin,
+    /// Any user who has completed login, for self-service routes (API accounts have no self to serve).
+    FullLoginUser,
     /// Holders of this permission (role or API scope).
     Permission(Permission),
 }
@@ -50,6 +52,7 @@ macro_rules! access {
 access! {
     AnyStage => Rule::Authenticated,
     Signed => Rule::FullLogin,
+    SignedUser => Rule::FullLoginUser,
     Admin => Rule::Permission(Permission::Admin),
     InventoryRead => Rule::Permission(Permission::InventoryRead),
     InventoryWrite => Rule::Permission(Permission::InventoryWrite),
@@ -99,6 +102,10 @@ impl<A: Access> FromRequestParts<HttpState> for Need<A> {
                     stage_ok(user)?;
                 }
             }
+            Rule::FullLoginUser => match &principal {
+                Principal::User(user) => stage_ok(user)?,
+                Principal::ApiAccount(_) => return Err(AppError::Forbidden.into()),
+            },
             Rule::Permission(permission) => principal.require(permission)?,
         }
         Ok(Need { principal, ctx, rule: PhantomData })

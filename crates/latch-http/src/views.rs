@@ -4,6 +4,7 @@ use latch_api::*;
 use latch_domain::Timestamp;
 use latch_domain::account::Account;
 use latch_domain::api_account::ApiAccount;
+use latch_domain::ssh_key::UserSshKey;
 use latch_domain::target::Target;
 use latch_domain::user::{Group, User};
 use time::OffsetDateTime;
@@ -51,6 +52,20 @@ pub(crate) fn group(g: &Group) -> GroupView {
         description: g.description.clone(),
         roles: g.roles.iter().map(ToString::to_string).collect(),
         created_at: time(g.created_at),
+    }
+}
+
+pub(crate) fn ssh_key(k: &UserSshKey) -> SshKeyView {
+    SshKeyView {
+        id: k.id.to_string(),
+        user_id: k.user_id.to_string(),
+        name: k.name.clone(),
+        algorithm: k.key.algorithm().to_owned(),
+        fingerprint: k.key.fingerprint(),
+        public_key: k.key.to_openssh(),
+        comment: k.key.comment().to_owned(),
+        created_at: time(k.created_at),
+        last_used_at: k.last_used_at.map(time),
     }
 }
 

@@ -20,6 +20,8 @@ enum Rule {
     Authenticated,
     /// Fully logged-in users and API accounts.
     FullLogin,
+    /// Fully logged-in users; not API accounts (self-service routes).
+    FullUser,
     Perm(Permission),
 }
 
@@ -38,6 +40,9 @@ const TABLE: &[(&str, &str, Rule)] = &[
     ("post", "/api/v1/auth/password", Authenticated),
     ("post", "/api/v1/auth/totp/enroll", Authenticated),
     ("post", "/api/v1/auth/totp/confirm", Authenticated),
+    ("get", "/api/v1/auth/ssh-keys", FullUser),
+    ("post", "/api/v1/auth/ssh-keys", FullUser),
+    ("delete", "/api/v1/auth/ssh-keys/{key}", FullUser),
     ("post", "/oauth/token", Anonymous),
     ("get", "/api/v1/users", Perm(P::UsersRead)),
     ("post", "/api/v1/users", Perm(P::Admin)),
@@ -49,6 +54,9 @@ const TABLE: &[(&str, &str, Rule)] = &[
     ("post", "/api/v1/users/{user}/unlock", Perm(P::Admin)),
     ("post", "/api/v1/users/{user}/reset-password", Perm(P::Admin)),
     ("post", "/api/v1/users/{user}/reset-totp", Perm(P::Admin)),
+    ("get", "/api/v1/users/{user}/ssh-keys", Perm(P::UsersRead)),
+    ("post", "/api/v1/users/{user}/ssh-keys", Perm(P::Admin)),
+    ("delete", "/api/v1/users/{user}/ssh-keys/{key}", Perm(P::Admin)),
     ("get", "/api/v1/groups", Perm(P::UsersRead)),
     ("post", "/api/v1/groups", Perm(P::Admin)),
     ("get", "/api/v1/groups/{group}", Perm(P::UsersRead)),
@@ -94,6 +102,8 @@ impl Who {
             (Who::Api { .. }, Authenticated) => false,
             (Who::User { full, .. }, FullLogin) => *full,
             (Who::Api { .. }, FullLogin) => true,
+            (Who::User { full, .. }, FullUser) => *full,
+            (Who::Api { .. }, FullUser) => false,
             (Who::User { roles, full, .. }, Perm(p)) => *full && roles.iter().any(|r| r.permits(p)),
             (Who::Api { scope }, Perm(p)) => *scope == p || *scope == Permission::Admin,
         }

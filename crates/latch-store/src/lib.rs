@@ -16,6 +16,7 @@ pub mod audit;
 pub mod auth_sessions;
 pub mod groups;
 pub mod targets;
+pub mod user_ssh_keys;
 pub mod users;
 pub mod vault;
 

@@ -501,3 +501,57 @@ fn a_sealed_vault_refuses_until_unsealed_with_the_key_file() {
     let listed = admin.run(&["targets", "list", "--json"]).success().json();
     assert_eq!(listed["total"], 1);
 }
+
+/// Makes a key pair with `ssh-keygen` in `dir`; returns the public key file and its `ssh-keygen -lf` fingerprint.
+fn ssh_keygen(dir: &std::path::Path, name: &str, kind: &[&str]) -> (std::path::PathBuf, String) {
+    let private = dir.join(name);
+    let made = std::process::Command::new("ssh-keygen")
+        .args(["-q", "-N", "", "-C", name])
+        .args(kind)
+        .arg("-f")
+        .arg(&private)
+        .output()
+        .unwrap();
+    assert!(made.status.success(), "{}", String::from_utf8_lossy(&made.stderr));
+    let public = private.with_extension("pub");
+    let listed = std::process::Command::new("ssh-keygen").arg("-lf").arg(&public).output().unwrap();
+    let listed = String::from_utf8(listed.stdout).unwrap();
+    let fingerprint = listed.split_whitespace().find(|f| f.starts_with("SHA256:")).unwrap().to_owned();
+    (public, fingerprint)
+}
+
+#[test]
+fn ssh_keys_are_added_listed_and_removed_with_ssh_keygen_fingerprints() {
+    let server = Server::start();
+    let admin = server.admin();
+    create_user(&admin, "sam", "ssh-key-owner-pass-123", &[]);
+    let sam = logged_in(&server, "sam", "ssh-key-owner-pass-123");
+    let dir = tempfile::tempdir().unwrap();
+    let (ed25519, fingerprint) = ssh_keygen(dir.path(), "laptop", &["-t", "ed25519"]);
+    let ed25519 = ed25519.to_str().unwrap();
+
+    let added = sam.run(&["ssh-keys", "add", ed25519, "--json"]).success().json();
+    assert_eq!(added["fingerprint"], fingerprint.as_str());
+    assert_eq!(added["name"], "laptop");
+    let id = added["id"].as_str().unwrap().to_owned();
+    let listed = sam.run(&["ssh-keys", "list"]).success();
+    assert!(listed.stdout.contains(&fingerprint) && listed.stdout.contains("ssh-ed25519"), "{}", listed.stdout);
+    let seen_by_admin = admin.run(&["ssh-keys", "list", "--user", "sam"]).success();
+    assert!(seen_by_admin.stdout.contains(&fingerprint), "{}", seen_by_admin.stdout);
+
+    // One key belongs to one user: registering it again, to anyone, is a conflict.
+    sam.run(&["ssh-keys", "add", ed25519, "--name", "again"]).code(EXIT_CONFLICT);
+    admin.run(&["ssh-keys", "add", ed25519]).code(EXIT_CONFLICT);
+    // Weak keys are refused with the reason; someone else's keys are the admin's business.
+    let (rsa_1024, _) = ssh_keygen(dir.path(), "old", &["-t", "rsa", "-b", "1024"]);
+    let refused = sam.run(&["ssh-keys", "add", rsa_1024.to_str().unwrap()]);
+    assert_ne!(refused.code, 0);
+    assert!(refused.stderr.contains("RSA keys must be at least 2048 bits"), "{}", refused.stderr);
+    sam.run(&["ssh-keys", "list", "--user", "admin"]).code(EXIT_FORBIDDEN);
+    sam.run(&["ssh-keys", "rm", &id, "--user", "admin"]).code(EXIT_FORBIDDEN);
+
+    sam.run(&["ssh-keys", "rm", &id]).success();
+    sam.run(&["ssh-keys", "rm", &id]).code(EXIT_NOT_FOUND);
+    let listed = sam.run(&["ssh-keys", "list", "--json"]).success().json();
+    assert_eq!(listed["keys"], serde_json::json!([]));
+}

@@ -59,6 +59,30 @@ impl Client {
     }
 }
 
+/// SSH public keys: the caller's own (`user = None`) or a user's, by id or username.
+impl Client {
+    pub async fn list_ssh_keys(&self, user: Option<&str>) -> Result<SshKeyListView, ClientError> {
+        match user {
+            Some(user) => self.get(path!("users", user, "ssh-keys")).await,
+            None => self.get(path!("auth", "ssh-keys")).await,
+        }
+    }
+
+    pub async fn add_ssh_key(&self, user: Option<&str>, request: &AddSshKeyRequest) -> Result<SshKeyView, ClientError> {
+        match user {
+            Some(user) => self.post(path!("users", user, "ssh-keys"), request).await,
+            None => self.post(path!("auth", "ssh-keys"), request).await,
+        }
+    }
+
+    pub async fn remove_ssh_key(&self, user: Option<&str>, key: &str) -> Result<(), ClientError> {
+        match user {
+            Some(user) => self.delete(path!("users", user, "ssh-keys", key)).await,
+            None => self.delete(path!("auth", "ssh-keys", key)).await,
+        }
+    }
+}
+
 /// Users, by id or username.
 impl Client {
     pub async fn list_users(&self, limit: Option<i64>, offset: Option<i64>) -> Result<UserListView, ClientError> {

@@ -7,6 +7,7 @@ mod groups;
 mod inventory;
 mod oauth;
 mod openapi;
+mod ssh_keys;
 mod sys;
 mod users;
 
@@ -28,6 +29,8 @@ pub(crate) fn register(router: OpenApiRouter<HttpState>) -> OpenApiRouter<HttpSt
         .routes(routes!(auth::change_password))
         .routes(routes!(auth::begin_totp))
         .routes(routes!(auth::confirm_totp))
+        .routes(routes!(ssh_keys::list_own, ssh_keys::add_own))
+        .routes(routes!(ssh_keys::remove_own))
         .routes(routes!(users::list, users::create))
         .routes(routes!(users::get, users::update, users::delete))
         .routes(routes!(users::disable))
@@ -35,6 +38,8 @@ pub(crate) fn register(router: OpenApiRouter<HttpState>) -> OpenApiRouter<HttpSt
         .routes(routes!(users::unlock))
         .routes(routes!(users::reset_password))
         .routes(routes!(users::reset_totp))
+        .routes(routes!(ssh_keys::list_for_user, ssh_keys::add_for_user))
+        .routes(routes!(ssh_keys::remove_for_user))
         .routes(routes!(groups::list, groups::create))
         .routes(routes!(groups::get, groups::update, groups::delete))
         .routes(routes!(groups::add_member, groups::remove_member))

@@ -12,6 +12,7 @@ mod harness;
 mod identity;
 mod inventory;
 mod machine_identities;
+mod ssh_keys;
 mod transactions;
 mod vault;
 
@@ -55,6 +56,7 @@ on_both_backends! {
     inventory::check_target_delete_with_secrets => target_delete_with_secrets_sqlite, target_delete_with_secrets_postgres;
     machine_identities::check_api_accounts => api_accounts_sqlite, api_accounts_postgres;
     machine_identities::check_api_tokens => api_tokens_sqlite, api_tokens_postgres;
+    ssh_keys::check_user_ssh_keys => user_ssh_keys_sqlite, user_ssh_keys_postgres;
     transactions::check_dropped_transaction_leaves_nothing =>
         dropped_transaction_leaves_nothing_sqlite, dropped_transaction_leaves_nothing_postgres;
 }

@@ -18,6 +18,7 @@ mod prompt;
 mod session;
 mod settings;
 mod show;
+mod ssh_keys;
 mod targets;
 mod users;
 mod vault;
@@ -47,6 +48,8 @@ pub enum ClientCommand {
     Users(users::UsersArgs),
     /// Manage groups, which give their members roles (admin).
     Groups(groups::GroupsArgs),
+    /// Manage the SSH public keys you (or, as admin, other users) log in to the SSH gateway with.
+    SshKeys(ssh_keys::SshKeysArgs),
     /// Manage targets (the hosts Latch gives access to) and export or import the inventory.
     Targets(targets::TargetsArgs),
     /// Manage accounts on targets and their secrets.
@@ -93,6 +96,7 @@ async fn dispatch(command: ClientCommand) -> anyhow::Result<ExitCode> {
         ClientCommand::Vault(args) => vault::run(args).await,
         ClientCommand::Users(args) => users::run(args).await,
         ClientCommand::Groups(args) => groups::run(args).await,
+        ClientCommand::SshKeys(args) => ssh_keys::run(args).await,
         ClientCommand::Targets(args) => targets::run(args).await,
         ClientCommand::Accounts(args) => accounts::run(args).await,
         ClientCommand::ApiAccounts(args) => api_accounts::run(args).await,
