@@ -8,12 +8,13 @@
 //! use). A watchdog process, started next to the server, stops it and removes its directory as soon as the test
 //! process is gone, however it ended: a cluster kept in a `static` never runs `Drop`.
 
+use crate::process::describe_output;
 use std::io::Read;
 use std::net::TcpListener;
 use std::os::unix::fs::MetadataExt;
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output, Stdio};
+use std::process::{Child, Command, Stdio};
 use std::sync::OnceLock;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
@@ -436,12 +437,6 @@ fn server_log_tail(root: &Path) -> String {
     let lines: Vec<&str> = log.lines().collect();
     let tail = lines[lines.len().saturating_sub(20)..].join("\n");
     format!("server log (last lines):\n{tail}")
-}
-
-fn describe_output(output: &Output) -> String {
-    let stderr = String::from_utf8_lossy(&output.stderr);
-    let stdout = String::from_utf8_lossy(&output.stdout);
-    format!("{} stderr: {} stdout: {}", output.status, stderr.trim(), stdout.trim())
 }
 
 #[cfg(test)]

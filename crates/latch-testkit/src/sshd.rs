@@ -9,6 +9,7 @@
 //! the directory as soon as the test process is gone, however it ended. `Drop` stops the server and then lets the
 //! same watchdog finish, so there is one cleanup path.
 
+use crate::process::describe_output;
 use std::ffi::OsString;
 use std::io::{Read, Write};
 use std::net::{Ipv4Addr, SocketAddr, TcpListener, TcpStream};
@@ -502,12 +503,6 @@ fn hex(bytes: &[u8]) -> String {
 
 fn read_log(root: &Path) -> String {
     fs::read(root.join(LOG_FILE)).map(|log| String::from_utf8_lossy(&log).into_owned()).unwrap_or_default()
-}
-
-fn describe_output(output: &Output) -> String {
-    let stderr = String::from_utf8_lossy(&output.stderr);
-    let stdout = String::from_utf8_lossy(&output.stdout);
-    format!("{} stderr: {} stdout: {}", output.status, stderr.trim(), stdout.trim())
 }
 
 #[cfg(test)]
