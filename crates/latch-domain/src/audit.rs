@@ -3,6 +3,10 @@
 //! The store writes each event in the same transaction as the change it describes, and links it
 //! to the previous one with a keyed MAC ([`ChainMac`]) over [`ChainedRecord::canonical_bytes`].
 
+mod access;
+
+pub use access::{AccessEvent, Window};
+
 use crate::{AccountId, ApiAccountId, GroupId, TargetId, Timestamp, UserId, UserSshKeyId};
 
 /// Who did it.
@@ -143,6 +147,7 @@ pub enum AuditEvent {
     InventoryExported { targets: i64 },
     AuditExported { events: i64, format: String },
     AuditVerified { events: i64, ok: bool },
+    Access(AccessEvent),
 }
 
 impl AuditEvent {
@@ -193,6 +198,7 @@ impl AuditEvent {
             E::InventoryExported { .. } => "inventory.exported",
             E::AuditExported { .. } => "audit.exported",
             E::AuditVerified { .. } => "audit.verified",
+            E::Access(event) => event.kind(),
         }
     }
 
@@ -285,6 +291,7 @@ impl AuditEvent {
             E::InventoryExported { targets } => vec![("targets", (*targets).into())],
             E::AuditExported { events, format } => vec![("events", (*events).into()), ("format", s(format))],
             E::AuditVerified { events, ok } => vec![("events", (*events).into()), ("ok", (*ok).into())],
+            E::Access(event) => event.fields(),
         }
     }
 }

@@ -72,3 +72,19 @@ id_type!(
     /// An SSH public key registered to a user.
     UserSshKeyId
 );
+id_type!(
+    /// An access policy: who may reach which target accounts, and how.
+    PolicyId
+);
+id_type!(
+    /// A request for time-bound access to one account on one target.
+    AccessRequestId
+);
+id_type!(
+    /// Time-bound permission to use one account on one target.
+    GrantId
+);
+id_type!(
+    /// One gateway session (an SSH connection to a target through Latch).
+    GatewaySessionId
+);

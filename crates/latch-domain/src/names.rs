@@ -72,6 +72,11 @@ name_type!(
     AccountName, "account username", 128, &['$', '\\'], false
 );
 
+name_type!(
+    /// An access policy's name.
+    PolicyName, "policy name", 64, &[], true
+);
+
 /// A host name or IP address of a target.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct HostAddress(String);

@@ -1,0 +1,185 @@
+//! Audit events of just-in-time access and the gateway: policies, requests, grants and gateway sessions.
+
+use super::AuditValue;
+use crate::{AccessRequestId, AccountId, GatewaySessionId, GrantId, PolicyId, TargetId, Timestamp, UserId};
+
+/// What happened to access: who may reach what, and the sessions that used it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AccessEvent {
+    PolicyCreated {
+        policy_id: PolicyId,
+        name: String,
+    },
+    PolicyUpdated {
+        policy_id: PolicyId,
+        changes: Vec<String>,
+    },
+    PolicyDeleted {
+        policy_id: PolicyId,
+        name: String,
+    },
+    RequestCreated {
+        request_id: AccessRequestId,
+        target_id: TargetId,
+        account_id: AccountId,
+        window: Window,
+    },
+    RequestApprovalRecorded {
+        request_id: AccessRequestId,
+        have: i64,
+        need: i64,
+    },
+    RequestApproved {
+        request_id: AccessRequestId,
+        grant_id: GrantId,
+    },
+    RequestDenied {
+        request_id: AccessRequestId,
+    },
+    RequestCancelled {
+        request_id: AccessRequestId,
+    },
+    RequestExpired {
+        request_id: AccessRequestId,
+    },
+    GrantCreated {
+        grant_id: GrantId,
+        user_id: UserId,
+        account_id: AccountId,
+        origin: String,
+        window: Window,
+    },
+    GrantRevoked {
+        grant_id: GrantId,
+        reason: String,
+    },
+    /// The receipt of a grant's end: when it was due, when Latch enforced it and the sessions it ended.
+    GrantEnded {
+        grant_id: GrantId,
+        reason: String,
+        due_at: Timestamp,
+        enforced_at: Timestamp,
+        sessions_ended: i64,
+    },
+    SessionStarted {
+        session_id: GatewaySessionId,
+        target_id: TargetId,
+        account_id: AccountId,
+        grant_id: Option<GrantId>,
+    },
+    SessionEnded {
+        session_id: GatewaySessionId,
+        reason: String,
+    },
+    /// A request to end a live session and when it was carried out.
+    SessionTerminated {
+        session_id: GatewaySessionId,
+        requested_at: Timestamp,
+        enforced_at: Timestamp,
+    },
+    HostKeyPinned {
+        target_id: TargetId,
+        fingerprint: String,
+    },
+    HostKeyMismatch {
+        target_id: TargetId,
+        expected: String,
+        presented: String,
+    },
+}
+
+/// A time window in an event.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Window {
+    pub starts_at: Timestamp,
+    pub ends_at: Timestamp,
+}
+
+impl AccessEvent {
+    pub const fn kind(&self) -> &'static str {
+        use AccessEvent as E;
+        match self {
+            E::PolicyCreated { .. } => "policy.created",
+            E::PolicyUpdated { .. } => "policy.updated",
+            E::PolicyDeleted { .. } => "policy.deleted",
+            E::RequestCreated { .. } => "request.created",
+            E::RequestApprovalRecorded { .. } => "request.approval_recorded",
+            E::RequestApproved { .. } => "request.approved",
+            E::RequestDenied { .. } => "request.denied",
+            E::RequestCancelled { .. } => "request.cancelled",
+            E::RequestExpired { .. } => "request.expired",
+            E::GrantCreated { .. } => "grant.created",
+            E::GrantRevoked { .. } => "grant.revoked",
+            E::GrantEnded { .. } => "grant.ended",
+            E::SessionStarted { .. } => "session.started",
+            E::SessionEnded { .. } => "session.ended",
+            E::SessionTerminated { .. } => "session.terminated",
+            E::HostKeyPinned { .. } => "target.host_key_pinned",
+            E::HostKeyMismatch { .. } => "target.host_key_mismatch",
+        }
+    }
+
+    pub fn fields(&self) -> Vec<(&'static str, AuditValue)> {
+        use AccessEvent as E;
+        let s = |v: &dyn ToString| AuditValue::Text(v.to_string());
+        let t = |v: &Timestamp| AuditValue::Int(v.as_millis());
+        let window = |w: &Window| [("starts_at", t(&w.starts_at)), ("ends_at", t(&w.ends_at))];
+        match self {
+            E::PolicyCreated { policy_id, name } | E::PolicyDeleted { policy_id, name } => {
+                vec![("policy_id", s(policy_id)), ("name", s(name))]
+            }
+            E::PolicyUpdated { policy_id, changes } => {
+                vec![("policy_id", s(policy_id)), ("changes", changes.clone().into())]
+            }
+            E::RequestCreated { request_id, target_id, account_id, window: w } => {
+                let mut fields =
+                    vec![("request_id", s(request_id)), ("target_id", s(target_id)), ("account_id", s(account_id))];
+                fields.extend(window(w));
+                fields
+            }
+            E::RequestApprovalRecorded { request_id, have, need } => {
+                vec![("request_id", s(request_id)), ("have", (*have).into()), ("need", (*need).into())]
+            }
+            E::RequestApproved { request_id, grant_id } => {
+                vec![("request_id", s(request_id)), ("grant_id", s(grant_id))]
+            }
+            E::RequestDenied { request_id } | E::RequestCancelled { request_id } | E::RequestExpired { request_id } => {
+                vec![("request_id", s(request_id))]
+            }
+            E::GrantCreated { grant_id, user_id, account_id, origin, window: w } => {
+                let mut fields = vec![
+                    ("grant_id", s(grant_id)),
+                    ("user_id", s(user_id)),
+                    ("account_id", s(account_id)),
+                    ("origin", s(origin)),
+                ];
+                fields.extend(window(w));
+                fields
+            }
+            E::GrantRevoked { grant_id, reason } => vec![("grant_id", s(grant_id)), ("reason", s(reason))],
+            E::GrantEnded { grant_id, reason, due_at, enforced_at, sessions_ended } => vec![
+                ("grant_id", s(grant_id)),
+                ("reason", s(reason)),
+                ("due_at", t(due_at)),
+                ("enforced_at", t(enforced_at)),
+                ("sessions_ended", (*sessions_ended).into()),
+            ],
+            E::SessionStarted { session_id, target_id, account_id, grant_id } => vec![
+                ("session_id", s(session_id)),
+                ("target_id", s(target_id)),
+                ("account_id", s(account_id)),
+                ("grant_id", grant_id.map(|g| g.to_string()).unwrap_or_default().into()),
+            ],
+            E::SessionEnded { session_id, reason } => vec![("session_id", s(session_id)), ("reason", s(reason))],
+            E::SessionTerminated { session_id, requested_at, enforced_at } => {
+                vec![("session_id", s(session_id)), ("requested_at", t(requested_at)), ("enforced_at", t(enforced_at))]
+            }
+            E::HostKeyPinned { target_id, fingerprint } => {
+                vec![("target_id", s(target_id)), ("fingerprint", s(fingerprint))]
+            }
+            E::HostKeyMismatch { target_id, expected, presented } => {
+                vec![("target_id", s(target_id)), ("expected", s(expected)), ("presented", s(presented))]
+            }
+        }
+    }
+}
