@@ -10,11 +10,15 @@ mod codec;
 mod db;
 mod error;
 
+pub mod access_requests;
 pub mod accounts;
 pub mod api_accounts;
 pub mod audit;
 pub mod auth_sessions;
+pub mod gateway_sessions;
+pub mod grants;
 pub mod groups;
+pub mod policies;
 pub mod targets;
 pub mod user_ssh_keys;
 pub mod users;

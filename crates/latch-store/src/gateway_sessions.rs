@@ -1,0 +1,158 @@
+//! Gateway sessions: one row per connection to a target, written when it starts and closed once when it ends.
+
+use crate::codec::{corrupt, get, get_opt_parsed, get_parsed};
+use crate::{Db, StoreError, Tx};
+use latch_domain::gateway_session::{GatewaySession, SessionEndReason};
+use latch_domain::target::Protocol;
+use latch_domain::{GatewaySessionId, GrantId, Timestamp, UserId};
+use sqlx::any::AnyRow;
+
+const COLUMNS: &str = "id, user_id, username, target_id, target_name, account_id, account_name, grant_id, policy_id, \
+     protocol, source, started_at, ended_at, end_reason, bytes_to_target, bytes_from_target, recording, \
+     consent_accepted_at, node";
+
+pub async fn insert(tx: &mut Tx, session: &GatewaySession) -> Result<(), StoreError> {
+    let sql = format!(
+        "INSERT INTO gateway_sessions ({COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, \
+         $14, $15, $16, $17, $18, $19)"
+    );
+    sqlx::query(sqlx::AssertSqlSafe(sql))
+        .bind(session.id.to_string())
+        .bind(session.user_id.to_string())
+        .bind(session.username.clone())
+        .bind(session.target_id.to_string())
+        .bind(session.target_name.clone())
+        .bind(session.account_id.to_string())
+        .bind(session.account_name.clone())
+        .bind(session.grant_id.map(|g| g.to_string()))
+        .bind(session.policy_id.to_string())
+        .bind(session.protocol.as_str())
+        .bind(session.source.clone())
+        .bind(session.started_at.as_millis())
+        .bind(session.ended_at.map(|t| t.as_millis()))
+        .bind(session.end_reason.map(|r| r.as_str()))
+        .bind(session.bytes_to_target)
+        .bind(session.bytes_from_target)
+        .bind(session.recording.clone())
+        .bind(session.consent_accepted_at.map(|t| t.as_millis()))
+        .bind(session.node.clone())
+        .execute(tx.conn())
+        .await
+        .map_err(StoreError::on_write("gateway session"))?;
+    Ok(())
+}
+
+/// How a session ended.
+#[derive(Debug, Clone, Copy)]
+pub struct SessionEnd {
+    pub at: Timestamp,
+    pub reason: SessionEndReason,
+    pub bytes_to_target: i64,
+    pub bytes_from_target: i64,
+}
+
+/// Closes a live session; false when it was already closed.
+pub async fn end(tx: &mut Tx, id: GatewaySessionId, end: &SessionEnd) -> Result<bool, StoreError> {
+    let result = sqlx::query(
+        "UPDATE gateway_sessions SET ended_at = $2, end_reason = $3, bytes_to_target = $4, bytes_from_target = $5 \
+         WHERE id = $1 AND ended_at IS NULL",
+    )
+    .bind(id.to_string())
+    .bind(end.at.as_millis())
+    .bind(end.reason.as_str())
+    .bind(end.bytes_to_target)
+    .bind(end.bytes_from_target)
+    .execute(tx.conn())
+    .await?;
+    Ok(result.rows_affected() == 1)
+}
+
+/// Closes every session still open on `node` (after a restart nothing of them survives); returns their ids.
+pub async fn end_abandoned(tx: &mut Tx, node: &str, at: Timestamp) -> Result<Vec<GatewaySessionId>, StoreError> {
+    let rows = sqlx::query("SELECT id FROM gateway_sessions WHERE ended_at IS NULL AND node = $1")
+        .bind(node.to_owned())
+        .fetch_all(tx.conn())
+        .await?;
+    let ids: Vec<GatewaySessionId> = rows.iter().map(|row| get_parsed(row, "id")).collect::<Result<_, _>>()?;
+    sqlx::query("UPDATE gateway_sessions SET ended_at = $2, end_reason = $3 WHERE ended_at IS NULL AND node = $1")
+        .bind(node.to_owned())
+        .bind(at.as_millis())
+        .bind(SessionEndReason::Abandoned.as_str())
+        .execute(tx.conn())
+        .await?;
+    Ok(ids)
+}
+
+pub async fn find(db: &mut impl Db, id: GatewaySessionId) -> Result<Option<GatewaySession>, StoreError> {
+    let sql = format!("SELECT {COLUMNS} FROM gateway_sessions WHERE id = $1");
+    let row = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(id.to_string()).fetch_optional(db.conn()).await?;
+    row.as_ref().map(session_from_row).transpose()
+}
+
+/// Which sessions to list.
+#[derive(Debug, Clone, Default)]
+pub struct SessionFilter {
+    pub live_only: bool,
+    pub user: Option<UserId>,
+    pub grant: Option<GrantId>,
+    pub limit: i64,
+    pub offset: i64,
+}
+
+/// Sessions matching `filter`, newest first.
+pub async fn list(db: &mut impl Db, filter: &SessionFilter) -> Result<Vec<GatewaySession>, StoreError> {
+    let mut conditions = Vec::new();
+    let mut binds = Vec::new();
+    if filter.live_only {
+        conditions.push("ended_at IS NULL".to_owned());
+    }
+    if let Some(user) = filter.user {
+        binds.push(user.to_string());
+        conditions.push(format!("user_id = ${}", binds.len()));
+    }
+    if let Some(grant) = filter.grant {
+        binds.push(grant.to_string());
+        conditions.push(format!("grant_id = ${}", binds.len()));
+    }
+    let filter_sql = if conditions.is_empty() { String::new() } else { format!("WHERE {}", conditions.join(" AND ")) };
+    let sql = format!(
+        "SELECT {COLUMNS} FROM gateway_sessions {filter_sql} ORDER BY started_at DESC, id LIMIT ${} OFFSET ${}",
+        binds.len() + 1,
+        binds.len() + 2
+    );
+    let mut query = sqlx::query(sqlx::AssertSqlSafe(sql));
+    for value in binds {
+        query = query.bind(value);
+    }
+    let rows = query.bind(filter.limit.max(0)).bind(filter.offset.max(0)).fetch_all(db.conn()).await?;
+    rows.iter().map(session_from_row).collect()
+}
+
+fn session_from_row(row: &AnyRow) -> Result<GatewaySession, StoreError> {
+    let protocol: String = get(row, "protocol")?;
+    let end_reason: Option<String> = get(row, "end_reason")?;
+    let optional_time = |column: &str| -> Result<Option<Timestamp>, StoreError> {
+        Ok(get::<Option<i64>>(row, column)?.map(Timestamp::from_millis))
+    };
+    Ok(GatewaySession {
+        id: get_parsed(row, "id")?,
+        user_id: get_parsed(row, "user_id")?,
+        username: get(row, "username")?,
+        target_id: get_parsed(row, "target_id")?,
+        target_name: get(row, "target_name")?,
+        account_id: get_parsed(row, "account_id")?,
+        account_name: get(row, "account_name")?,
+        grant_id: get_opt_parsed(row, "grant_id")?,
+        policy_id: get_parsed(row, "policy_id")?,
+        protocol: Protocol::parse(&protocol).map_err(corrupt("protocol"))?,
+        source: get(row, "source")?,
+        started_at: Timestamp::from_millis(get(row, "started_at")?),
+        ended_at: optional_time("ended_at")?,
+        end_reason: end_reason.map(|r| SessionEndReason::parse(&r)).transpose().map_err(corrupt("end reason"))?,
+        bytes_to_target: get(row, "bytes_to_target")?,
+        bytes_from_target: get(row, "bytes_from_target")?,
+        recording: get(row, "recording")?,
+        consent_accepted_at: optional_time("consent_accepted_at")?,
+        node: get(row, "node")?,
+    })
+}
