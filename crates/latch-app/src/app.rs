@@ -1,6 +1,6 @@
 //! The application: a bag of cheap handles shared by every front end.
 
-use crate::{AppError, Clock};
+use crate::{AppError, Clock, LiveSessions};
 use latch_domain::audit::{AuditActor, AuditEvent};
 use latch_domain::auth_session::SessionTimeouts;
 use latch_domain::lockout::LockoutPolicy;
@@ -21,6 +21,8 @@ pub struct AppConfig {
     pub totp_issuer: String,
     /// Lower Argon2 cost for passphrase unsealing in tests only.
     pub fast_kdf_for_tests: bool,
+    /// This node's name, stored with the gateway sessions it runs.
+    pub node_name: String,
 }
 
 impl Default for AppConfig {
@@ -30,6 +32,7 @@ impl Default for AppConfig {
             session_timeouts: SessionTimeouts::default(),
             totp_issuer: "Latch".to_owned(),
             fast_kdf_for_tests: false,
+            node_name: "local".to_owned(),
         }
     }
 }
@@ -63,6 +66,7 @@ struct Inner {
     unsealed: RwLock<Option<Arc<Unsealed>>>,
     pending_shares: Mutex<Vec<UnsealShare>>,
     unseal_failures: Mutex<i64>,
+    live_sessions: LiveSessions,
 }
 
 /// Key material held while the vault is unsealed; dropped (and zeroized) on seal.
@@ -83,6 +87,7 @@ impl App {
                 unsealed: RwLock::new(None),
                 pending_shares: Mutex::new(Vec::new()),
                 unseal_failures: Mutex::new(0),
+                live_sessions: LiveSessions::default(),
             }),
         }
     }
@@ -93,6 +98,11 @@ impl App {
 
     pub fn config(&self) -> &AppConfig {
         &self.inner.config
+    }
+
+    /// The gateway sessions running on this node.
+    pub fn live_sessions(&self) -> &LiveSessions {
+        &self.inner.live_sessions
     }
 
     pub(crate) fn store(&self) -> &Store {

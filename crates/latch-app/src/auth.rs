@@ -126,23 +126,41 @@ impl App {
             self.audit_failure(ctx, Some(&user), username, method, "disabled").await?;
             return Err(AppError::Disabled);
         }
-        if let Some(seed_id) = credentials.totp_secret_id {
+        if credentials.totp_secret_id.is_some() {
             let Some(code) = totp_code.filter(|c| !c.trim().is_empty()) else {
                 return Err(AppError::TotpRequired);
             };
-            let seed = self.totp_seed(seed_id, &user).await?;
-            let step = latch_vault::totp_verify(&seed, code, unix_seconds(now));
-            let mut tx = self.store().begin().await?;
-            let fresh = match step {
-                Some(step) => latch_store::users::use_totp_step(&mut tx, user.id, step_i64(step)).await?,
-                None => false,
-            };
-            tx.commit().await?;
-            if !fresh {
-                return Err(self.count_failure(&user, LoginMethod::Totp, "wrong or reused totp code", ctx).await?);
-            }
+            self.verify_second_factor(&user, code, ctx).await?;
         }
         Ok(user)
+    }
+
+    /// Checks a TOTP code of `user` (each code once), counting a wrong code toward the lockout.
+    pub(crate) async fn verify_second_factor(
+        &self,
+        user: &User,
+        code: &str,
+        ctx: &RequestContext,
+    ) -> Result<(), AppError> {
+        let now = self.now();
+        let mut conn = self.store().read().await?;
+        let seed_id = latch_store::users::credentials(&mut conn, user.id).await?.totp_secret_id;
+        drop(conn);
+        let Some(seed_id) = seed_id else {
+            return Err(AppError::BadRequest("enrol an authenticator app in Latch first".to_owned()));
+        };
+        let seed = self.totp_seed(seed_id, user).await?;
+        let step = latch_vault::totp_verify(&seed, code.trim(), unix_seconds(now));
+        let mut tx = self.store().begin().await?;
+        let fresh = match step {
+            Some(step) => latch_store::users::use_totp_step(&mut tx, user.id, step_i64(step)).await?,
+            None => false,
+        };
+        tx.commit().await?;
+        if !fresh {
+            return Err(self.count_failure(user, LoginMethod::Totp, "wrong or reused totp code", ctx).await?);
+        }
+        Ok(())
     }
 
     /// Resolves a bearer token (session or API token) to its principal.

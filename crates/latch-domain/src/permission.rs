@@ -16,11 +16,12 @@ pub enum Permission {
     RecordingsRead,
     AuditRead,
     UsersRead,
+    PoliciesRead,
     Admin,
 }
 
 impl Permission {
-    pub const ALL: [Permission; 11] = [
+    pub const ALL: [Permission; 12] = [
         Permission::InventoryRead,
         Permission::InventoryWrite,
         Permission::CredentialsCheckout,
@@ -31,6 +32,7 @@ impl Permission {
         Permission::RecordingsRead,
         Permission::AuditRead,
         Permission::UsersRead,
+        Permission::PoliciesRead,
         Permission::Admin,
     ];
 
@@ -46,6 +48,7 @@ impl Permission {
             Permission::RecordingsRead => "recordings:read",
             Permission::AuditRead => "audit:read",
             Permission::UsersRead => "users:read",
+            Permission::PoliciesRead => "policies:read",
             Permission::Admin => "admin",
         }
     }
@@ -104,9 +107,13 @@ impl Role {
                     | P::RecordingsRead
                     | P::AuditRead
                     | P::UsersRead
+                    | P::PoliciesRead
             ),
             Role::Approver => {
-                matches!(permission, P::InventoryRead | P::RequestsWrite | P::RequestsApprove | P::UsersRead)
+                matches!(
+                    permission,
+                    P::InventoryRead | P::RequestsWrite | P::RequestsApprove | P::UsersRead | P::PoliciesRead
+                )
             }
             Role::User => matches!(permission, P::RequestsWrite),
         }
@@ -166,9 +173,17 @@ mod tests {
         check(Role::Admin, &Permission::ALL);
         check(
             Role::Auditor,
-            &[P::InventoryRead, P::SessionsRead, P::SessionsTerminate, P::RecordingsRead, P::AuditRead, P::UsersRead],
+            &[
+                P::InventoryRead,
+                P::SessionsRead,
+                P::SessionsTerminate,
+                P::RecordingsRead,
+                P::AuditRead,
+                P::UsersRead,
+                P::PoliciesRead,
+            ],
         );
-        check(Role::Approver, &[P::InventoryRead, P::RequestsWrite, P::RequestsApprove, P::UsersRead]);
+        check(Role::Approver, &[P::InventoryRead, P::RequestsWrite, P::RequestsApprove, P::UsersRead, P::PoliciesRead]);
         check(Role::User, &[P::RequestsWrite]);
     }
 

@@ -400,6 +400,7 @@ fn resolve_app_config(auth: &dto::AuthSection, name: &FileName<'_>) -> Result<Ap
         },
         totp_issuer,
         fast_kdf_for_tests: false,
+        node_name: "local".to_owned(),
     })
 }
 

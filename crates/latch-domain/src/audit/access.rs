@@ -77,6 +77,13 @@ pub enum AccessEvent {
         requested_at: Timestamp,
         enforced_at: Timestamp,
     },
+    /// The gateway refused a connection; the person saw only "not allowed".
+    ConnectionRefused {
+        user_id: UserId,
+        target: String,
+        account: String,
+        reason: String,
+    },
     HostKeyPinned {
         target_id: TargetId,
         fingerprint: String,
@@ -114,6 +121,7 @@ impl AccessEvent {
             E::SessionStarted { .. } => "session.started",
             E::SessionEnded { .. } => "session.ended",
             E::SessionTerminated { .. } => "session.terminated",
+            E::ConnectionRefused { .. } => "session.refused",
             E::HostKeyPinned { .. } => "target.host_key_pinned",
             E::HostKeyMismatch { .. } => "target.host_key_mismatch",
         }
@@ -173,6 +181,9 @@ impl AccessEvent {
             E::SessionEnded { session_id, reason } => vec![("session_id", s(session_id)), ("reason", s(reason))],
             E::SessionTerminated { session_id, requested_at, enforced_at } => {
                 vec![("session_id", s(session_id)), ("requested_at", t(requested_at)), ("enforced_at", t(enforced_at))]
+            }
+            E::ConnectionRefused { user_id, target, account, reason } => {
+                vec![("user_id", s(user_id)), ("target", s(target)), ("account", s(account)), ("reason", s(reason))]
             }
             E::HostKeyPinned { target_id, fingerprint } => {
                 vec![("target_id", s(target_id)), ("fingerprint", s(fingerprint))]
