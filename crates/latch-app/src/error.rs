@@ -21,8 +21,14 @@ pub enum AppError {
     TotpEnrollmentRequired,
     #[error("not allowed")]
     Forbidden,
+    /// Refused for a reason the caller may see (self-approval, not an approver).
+    #[error("{0}")]
+    Refused(String),
     #[error("{0} not found")]
     NotFound(&'static str),
+    /// The thing changed state meanwhile (already decided, already revoked).
+    #[error("{0}")]
+    StateConflict(String),
     #[error("{0} already exists")]
     Conflict(&'static str),
     #[error(transparent)]

@@ -6,6 +6,7 @@
 //! [`AuthenticatedApiAccount`]; every use case takes a [`Principal`] and checks it first.
 //! Architecture Invariant: no axum, hyper or russh here.
 
+mod access_requests;
 mod api_accounts;
 mod app;
 mod audit_log;
@@ -14,16 +15,19 @@ mod bootstrap;
 mod clock;
 mod error;
 mod gateway;
+mod grants;
 mod groups;
 mod inventory;
 mod live_sessions;
 mod policies;
 mod principal;
+mod sessions;
 mod ssh_keys;
 mod tokens;
 mod users;
 mod vault_ops;
 
+pub use access_requests::{NewAccessRequest, RequestOutcome, RequestScope};
 pub use api_accounts::{ApiAccountChange, IssuedApiSecret, IssuedToken, NewApiAccount};
 pub use app::{App, AppConfig, RequestContext};
 pub use audit_log::{AuditPage, AuditQuery, VerifyReport};
@@ -32,6 +36,7 @@ pub use bootstrap::{FirstStart, InitMode, InitOutcome};
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use error::AppError;
 pub use gateway::{ConnectionGrant, GatewayIdentity, SessionStart, SessionTraffic, TargetCredential, TargetSecret};
+pub use grants::GrantScope;
 pub use groups::{GroupChange, GroupDetails, NewGroup};
 pub use inventory::{AccountChange, ImportReport, InventoryDocument, NewAccount, NewTarget, TargetChange};
 pub use live_sessions::{LiveSession, LiveSessionKey, LiveSessions, SessionSelector, TERMINATE_WAIT};

@@ -155,6 +155,9 @@ impl App {
         };
         self.audit(&mut tx, ctx, &principal.actor(), event).await?;
         tx.commit().await?;
+        if disabled {
+            self.terminate_user_sessions(user.id, &principal.actor(), ctx).await?;
+        }
         Ok(user)
     }
 

@@ -36,9 +36,11 @@ impl From<AppError> for ApiError {
             AppError::Disabled => (StatusCode::FORBIDDEN, "disabled"),
             AppError::PasswordChangeRequired => (StatusCode::FORBIDDEN, "password_change_required"),
             AppError::TotpEnrollmentRequired => (StatusCode::FORBIDDEN, "totp_enrollment_required"),
-            AppError::Forbidden => (StatusCode::FORBIDDEN, "forbidden"),
+            AppError::Forbidden | AppError::Refused(_) => (StatusCode::FORBIDDEN, "forbidden"),
             AppError::NotFound(_) => (StatusCode::NOT_FOUND, "not_found"),
-            AppError::Conflict(_) | AppError::AlreadyInitialized => (StatusCode::CONFLICT, "conflict"),
+            AppError::Conflict(_) | AppError::StateConflict(_) | AppError::AlreadyInitialized => {
+                (StatusCode::CONFLICT, "conflict")
+            }
             AppError::Invalid(_) | AppError::BadRequest(_) => (StatusCode::BAD_REQUEST, "invalid_input"),
             AppError::WrongUnsealKey => (StatusCode::BAD_REQUEST, "wrong_unseal_key"),
             AppError::Sealed => (StatusCode::SERVICE_UNAVAILABLE, "sealed"),
