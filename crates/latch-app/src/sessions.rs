@@ -71,6 +71,23 @@ impl App {
         self.get_session(principal, id).await
     }
 
+    /// Closes the session rows this node left open when it last stopped (nothing of them survives a restart).
+    /// Run once at start-up, once the vault is unsealed.
+    pub async fn close_abandoned_sessions(&self) -> Result<usize, AppError> {
+        let now = self.now();
+        let mut tx = self.store().begin().await?;
+        let closed = latch_store::gateway_sessions::end_abandoned(&mut tx, &self.config().node_name, now).await?;
+        for session_id in &closed {
+            let event = AccessEvent::SessionEnded {
+                session_id: *session_id,
+                reason: SessionEndReason::Abandoned.as_str().to_owned(),
+            };
+            self.audit(&mut tx, &RequestContext::default(), &AuditActor::System, AuditEvent::Access(event)).await?;
+        }
+        tx.commit().await?;
+        Ok(closed.len())
+    }
+
     /// Ends the live sessions of a user (when they are disabled).
     pub(crate) async fn terminate_user_sessions(
         &self,

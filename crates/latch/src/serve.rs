@@ -2,7 +2,7 @@
 //! serve HTTPS and run the background tasks until Ctrl-C or SIGTERM.
 
 use crate::config::{self, Config, ConfigArgs, KeyFileSetting, UnsealConfig};
-use crate::tasks::{ExpirySweeper, Tasks};
+use crate::tasks::{AccessSweeper, ExpirySweeper, Tasks};
 use crate::tls::ServerTls;
 use crate::{UsageError, host_key, init, output, tls};
 use anyhow::Context;
@@ -91,6 +91,7 @@ async fn serve_with_store(
     let shutdown = CancellationToken::new();
     let mut tasks = Tasks::new(shutdown.clone());
     tasks.spawn(ExpirySweeper { app: app.clone(), every: ExpirySweeper::DEFAULT_INTERVAL });
+    tasks.spawn(AccessSweeper { app: app.clone() });
     let served = serve_https(app, config, tls, listener, &url).await;
     tasks.shutdown(SHUTDOWN_GRACE).await;
     served?;

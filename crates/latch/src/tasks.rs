@@ -94,6 +94,69 @@ impl Task for ExpirySweeper {
     }
 }
 
+/// Enforces the end of expired or revoked grants (ending their live sessions and writing the receipt) a few
+/// times a second, and expires requests nobody decided.
+#[derive(Debug)]
+pub struct AccessSweeper {
+    pub app: App,
+}
+
+impl AccessSweeper {
+    /// Gateway sessions also end themselves at their grant's end; this bounds how late a revocation made on
+    /// another node (or a grant end missed by a session timer) is enforced here.
+    pub const GRANT_INTERVAL: Duration = Duration::from_millis(250);
+    pub const REQUEST_INTERVAL: Duration = Duration::from_secs(10);
+}
+
+impl AccessSweeper {
+    /// First closes the sessions a previous run left open (once the vault is unsealed), then enforces grant ends.
+    async fn on_grant_tick(&self, abandoned_closed: &mut bool) {
+        if !*abandoned_closed {
+            match self.app.close_abandoned_sessions().await {
+                Ok(closed) => {
+                    *abandoned_closed = true;
+                    if closed > 0 {
+                        tracing::warn!(closed, "closed gateway sessions left open by the previous run");
+                    }
+                }
+                Err(latch_app::AppError::Sealed) => return,
+                Err(err) => {
+                    tracing::warn!(error = %err, detail = ?err, "closing abandoned sessions failed; will retry");
+                    return;
+                }
+            }
+        }
+        match self.app.enforce_grant_ends().await {
+            Ok(0) | Err(latch_app::AppError::Sealed) => {}
+            Ok(enforced) => tracing::info!(enforced, "enforced the end of grants"),
+            Err(err) => tracing::warn!(error = %err, detail = ?err, "enforcing grant ends failed; will retry"),
+        }
+    }
+}
+
+impl Task for AccessSweeper {
+    const NAME: &'static str = "access-sweeper";
+
+    async fn run(self, shutdown: CancellationToken) -> anyhow::Result<()> {
+        let mut grants = tokio::time::interval(Self::GRANT_INTERVAL);
+        grants.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        let mut requests = tokio::time::interval(Self::REQUEST_INTERVAL);
+        requests.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        let mut abandoned_closed = false;
+        loop {
+            tokio::select! {
+                () = shutdown.cancelled() => return Ok(()),
+                _ = grants.tick() => self.on_grant_tick(&mut abandoned_closed).await,
+                _ = requests.tick() => match self.app.expire_overdue_requests().await {
+                    Ok(0) | Err(latch_app::AppError::Sealed) => {}
+                    Ok(expired) => tracing::info!(expired, "expired undecided requests"),
+                    Err(err) => tracing::warn!(error = %err, detail = ?err, "expiring requests failed; will retry"),
+                },
+            }
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
