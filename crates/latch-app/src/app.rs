@@ -1,6 +1,6 @@
 //! The application: a bag of cheap handles shared by every front end.
 
-use crate::{AppError, Clock, LiveSessions};
+use crate::{AppError, Clock, HostKeyProbe, LiveSessions};
 use latch_domain::audit::{AuditActor, AuditEvent};
 use latch_domain::auth_session::SessionTimeouts;
 use latch_domain::lockout::LockoutPolicy;
@@ -67,6 +67,7 @@ struct Inner {
     pending_shares: Mutex<Vec<UnsealShare>>,
     unseal_failures: Mutex<i64>,
     live_sessions: LiveSessions,
+    host_key_probe: std::sync::OnceLock<Arc<dyn HostKeyProbe>>,
 }
 
 /// Key material held while the vault is unsealed; dropped (and zeroized) on seal.
@@ -88,6 +89,7 @@ impl App {
                 pending_shares: Mutex::new(Vec::new()),
                 unseal_failures: Mutex::new(0),
                 live_sessions: LiveSessions::default(),
+                host_key_probe: std::sync::OnceLock::new(),
             }),
         }
     }
@@ -103,6 +105,15 @@ impl App {
     /// The gateway sessions running on this node.
     pub fn live_sessions(&self) -> &LiveSessions {
         &self.inner.live_sessions
+    }
+
+    /// Installs the SSH client that fetches targets' host keys (done once by the binary).
+    pub fn install_host_key_probe(&self, probe: Arc<dyn HostKeyProbe>) {
+        let _ = self.inner.host_key_probe.set(probe);
+    }
+
+    pub(crate) fn host_key_probe(&self) -> Option<&Arc<dyn HostKeyProbe>> {
+        self.inner.host_key_probe.get()
     }
 
     pub(crate) fn store(&self) -> &Store {
