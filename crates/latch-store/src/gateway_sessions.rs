@@ -68,19 +68,20 @@ pub async fn end(tx: &mut Tx, id: GatewaySessionId, end: &SessionEnd) -> Result<
 }
 
 /// Closes every session still open on `node` (after a restart nothing of them survives); returns their ids.
+///
+/// One conditional `UPDATE … RETURNING`, so the ids are exactly the sessions this call closed: a session another
+/// transaction ends meanwhile (or starts on the node) cannot be reported as abandoned without being closed here, or
+/// closed without being reported.
 pub async fn end_abandoned(tx: &mut Tx, node: &str, at: Timestamp) -> Result<Vec<GatewaySessionId>, StoreError> {
-    let rows = sqlx::query("SELECT id FROM gateway_sessions WHERE ended_at IS NULL AND node = $1")
-        .bind(node.to_owned())
-        .fetch_all(tx.conn())
-        .await?;
-    let ids: Vec<GatewaySessionId> = rows.iter().map(|row| get_parsed(row, "id")).collect::<Result<_, _>>()?;
-    sqlx::query("UPDATE gateway_sessions SET ended_at = $2, end_reason = $3 WHERE ended_at IS NULL AND node = $1")
-        .bind(node.to_owned())
-        .bind(at.as_millis())
-        .bind(SessionEndReason::Abandoned.as_str())
-        .execute(tx.conn())
-        .await?;
-    Ok(ids)
+    let rows = sqlx::query(
+        "UPDATE gateway_sessions SET ended_at = $2, end_reason = $3 WHERE ended_at IS NULL AND node = $1 RETURNING id",
+    )
+    .bind(node.to_owned())
+    .bind(at.as_millis())
+    .bind(SessionEndReason::Abandoned.as_str())
+    .fetch_all(tx.conn())
+    .await?;
+    rows.iter().map(|row| get_parsed(row, "id")).collect()
 }
 
 pub async fn find(db: &mut impl Db, id: GatewaySessionId) -> Result<Option<GatewaySession>, StoreError> {

@@ -1,9 +1,10 @@
 //! Access policies, with their subjects, target selectors and account names in side tables.
 //!
-//! Policies are few and every access decision needs all enabled ones, so reads load whole policies: one query for
-//! the policies and one per side table, joined in memory.
+//! Policies are few and every access decision needs all enabled ones, so reads load whole policies. A read is one
+//! statement (the policies left-joined to their side-table rows), so it sees one snapshot: a concurrent update is
+//! seen wholly or not at all, never one version's subjects with another version's targets.
 
-use crate::codec::{bool_int, corrupt, get, get_bool, get_parsed};
+use crate::codec::{bool_int, corrupt, get, get_bool};
 use crate::{Db, StoreError, Tx};
 use latch_domain::names::{AccountName, PolicyName, TagName, TargetName};
 use latch_domain::policy::{
@@ -61,22 +62,15 @@ pub async fn delete(tx: &mut Tx, id: PolicyId) -> Result<(), StoreError> {
 
 /// Every policy, by name.
 pub async fn list(db: &mut impl Db) -> Result<Vec<Policy>, StoreError> {
-    load(db, None).await
+    load(db, Which::All).await
 }
 
 pub async fn find(db: &mut impl Db, id: PolicyId) -> Result<Option<Policy>, StoreError> {
-    Ok(load(db, Some(id)).await?.pop())
+    Ok(load(db, Which::Id(id)).await?.pop())
 }
 
 pub async fn find_by_name(db: &mut impl Db, name: &PolicyName) -> Result<Option<Policy>, StoreError> {
-    let row = sqlx::query("SELECT id FROM policies WHERE name = $1")
-        .bind(name.as_str().to_owned())
-        .fetch_optional(db.conn())
-        .await?;
-    match row {
-        Some(row) => find(db, get_parsed(&row, "id")?).await,
-        None => Ok(None),
-    }
+    Ok(load(db, Which::Name(name)).await?.pop())
 }
 
 type Query<'q> = sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments>;
@@ -161,49 +155,80 @@ struct SideTables {
     accounts: HashMap<String, Vec<AccountName>>,
 }
 
-async fn load(db: &mut impl Db, only: Option<PolicyId>) -> Result<Vec<Policy>, StoreError> {
-    let (filter, policy_filter) = if only.is_some() { ("WHERE policy_id = $1", "WHERE id = $1") } else { ("", "") };
-    let sql = format!("SELECT {COLUMNS} FROM policies {policy_filter} ORDER BY name");
-    let rows = fetch(db, sql, only).await?;
-    if rows.is_empty() {
-        return Ok(Vec::new());
-    }
-    let mut side = SideTables::default();
-    for row in fetch(db, format!("SELECT policy_id, user_id, group_id FROM policy_subjects {filter}"), only).await? {
-        let user: Option<String> = get(&row, "user_id")?;
-        let group: Option<String> = get(&row, "group_id")?;
-        let subject = match (user, group) {
-            (Some(user), _) => PolicySubject::User(user.parse().map_err(corrupt("policy subject"))?),
-            (None, Some(group)) => PolicySubject::Group(group.parse().map_err(corrupt("policy subject"))?),
-            (None, None) => return Err(StoreError::Corrupt("policy subject without user or group".to_owned())),
-        };
-        side.subjects.entry(get(&row, "policy_id")?).or_default().push(subject);
-    }
-    for row in fetch(db, format!("SELECT policy_id, kind, value FROM policy_targets {filter}"), only).await? {
-        let kind: String = get(&row, "kind")?;
-        let value: String = get(&row, "value")?;
-        let selector = match kind.as_str() {
-            "name" => TargetSelector::Name(TargetName::parse(&value).map_err(corrupt("policy target"))?),
-            _ => TargetSelector::Tag(TagName::parse(&value).map_err(corrupt("policy target"))?),
-        };
-        side.targets.entry(get(&row, "policy_id")?).or_default().push(selector);
-    }
-    for row in fetch(db, format!("SELECT policy_id, account_name FROM policy_accounts {filter}"), only).await? {
-        let name: String = get(&row, "account_name")?;
-        let name = AccountName::parse(&name).map_err(corrupt("policy account"))?;
-        side.accounts.entry(get(&row, "policy_id")?).or_default().push(name);
-    }
-    rows.iter().map(|row| policy_from_row(row, &mut side)).collect()
+/// Which policies to load.
+enum Which<'a> {
+    All,
+    Id(PolicyId),
+    Name(&'a PolicyName),
 }
 
-/// Runs `sql`, binding `$1` to the policy id when there is one.
-async fn fetch(db: &mut impl Db, sql: String, only: Option<PolicyId>) -> Result<Vec<AnyRow>, StoreError> {
+/// Every side-table row of every policy as (policy_id, side_kind, side_value).
+const SIDE_ROWS: &str = "SELECT policy_id, 'user' AS side_kind, user_id AS side_value FROM policy_subjects \
+     WHERE user_id IS NOT NULL \
+     UNION ALL SELECT policy_id, 'group', group_id FROM policy_subjects WHERE group_id IS NOT NULL \
+     UNION ALL SELECT policy_id, kind, value FROM policy_targets \
+     UNION ALL SELECT policy_id, 'account', account_name FROM policy_accounts";
+
+/// Loads whole policies in one statement: one row per side-table row (or one row with NULLs for a policy without
+/// any), ordered by name so each policy's rows are adjacent.
+async fn load(db: &mut impl Db, which: Which<'_>) -> Result<Vec<Policy>, StoreError> {
+    let (condition, bound) = match which {
+        Which::All => ("", None),
+        Which::Id(id) => ("WHERE policies.id = $1", Some(id.to_string())),
+        Which::Name(name) => ("WHERE policies.name = $1", Some(name.as_str().to_owned())),
+    };
+    let sql = format!(
+        "SELECT {COLUMNS}, side.side_kind, side.side_value FROM policies \
+         LEFT JOIN ({SIDE_ROWS}) side ON side.policy_id = policies.id {condition} ORDER BY policies.name"
+    );
     let query = sqlx::query(sqlx::AssertSqlSafe(sql));
-    let query = match only {
-        Some(id) => query.bind(id.to_string()),
+    let query = match bound {
+        Some(value) => query.bind(value),
         None => query,
     };
-    Ok(query.fetch_all(db.conn()).await?)
+    let rows = query.fetch_all(db.conn()).await?;
+    // The first row of each policy, in name order.
+    let mut firsts: Vec<&AnyRow> = Vec::new();
+    let mut last_id: Option<String> = None;
+    let mut side = SideTables::default();
+    for row in &rows {
+        let id: String = get(row, "id")?;
+        if last_id.as_deref() != Some(id.as_str()) {
+            firsts.push(row);
+            last_id = Some(id.clone());
+        }
+        let Some(kind) = get::<Option<String>>(row, "side_kind")? else { continue };
+        let value: String = get(row, "side_value")?;
+        match kind.as_str() {
+            "user" => side
+                .subjects
+                .entry(id)
+                .or_default()
+                .push(PolicySubject::User(value.parse().map_err(corrupt("policy subject"))?)),
+            "group" => side
+                .subjects
+                .entry(id)
+                .or_default()
+                .push(PolicySubject::Group(value.parse().map_err(corrupt("policy subject"))?)),
+            "name" => side
+                .targets
+                .entry(id)
+                .or_default()
+                .push(TargetSelector::Name(TargetName::parse(&value).map_err(corrupt("policy target"))?)),
+            "tag" => side
+                .targets
+                .entry(id)
+                .or_default()
+                .push(TargetSelector::Tag(TagName::parse(&value).map_err(corrupt("policy target"))?)),
+            "account" => side
+                .accounts
+                .entry(id)
+                .or_default()
+                .push(AccountName::parse(&value).map_err(corrupt("policy account"))?),
+            other => return Err(StoreError::Corrupt(format!("unknown policy side-table row kind {other:?}"))),
+        }
+    }
+    firsts.into_iter().map(|row| policy_from_row(row, &mut side)).collect()
 }
 
 fn policy_from_row(row: &AnyRow, side: &mut SideTables) -> Result<Policy, StoreError> {

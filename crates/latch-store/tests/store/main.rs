@@ -6,6 +6,8 @@
 //! PostgreSQL variant prints a skip line and passes when no PostgreSQL is installed, unless
 //! `LATCH_REQUIRE_POSTGRES=1`.
 
+mod access_policies;
+mod access_requests;
 mod audit;
 mod fixtures;
 mod harness;
@@ -59,4 +61,15 @@ on_both_backends! {
     ssh_keys::check_user_ssh_keys => user_ssh_keys_sqlite, user_ssh_keys_postgres;
     transactions::check_dropped_transaction_leaves_nothing =>
         dropped_transaction_leaves_nothing_sqlite, dropped_transaction_leaves_nothing_postgres;
+    access_policies::check_policies => policies_sqlite, policies_postgres;
+    access_policies::check_policy_reads_are_consistent =>
+        policy_reads_are_consistent_sqlite, policy_reads_are_consistent_postgres;
+    access_requests::check_access_requests => access_requests_sqlite, access_requests_postgres;
+    access_requests::check_request_decision_race => request_decision_race_sqlite, request_decision_race_postgres;
+    access_requests::check_request_approval_quorum_race =>
+        request_approval_quorum_race_sqlite, request_approval_quorum_race_postgres;
+    access_requests::check_grants => grants_sqlite, grants_postgres;
+    access_requests::check_gateway_sessions => gateway_sessions_sqlite, gateway_sessions_postgres;
+    access_requests::check_end_abandoned_during_end =>
+        end_abandoned_during_end_sqlite, end_abandoned_during_end_postgres;
 }
