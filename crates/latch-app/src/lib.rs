@@ -22,6 +22,7 @@ mod inventory;
 mod live_sessions;
 mod policies;
 mod principal;
+mod reconcile;
 mod sessions;
 mod ssh_keys;
 mod tokens;

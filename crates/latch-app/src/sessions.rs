@@ -100,7 +100,7 @@ impl App {
 
     /// Signals the matching live sessions to end, waits (bounded) for them to close, and records for each when the
     /// end was requested and when it was enforced.
-    async fn terminate_sessions(
+    pub(crate) async fn terminate_sessions(
         &self,
         selector: SessionSelector,
         reason: SessionEndReason,

@@ -106,6 +106,8 @@ impl AccessSweeper {
     /// another node (or a grant end missed by a session timer) is enforced here.
     pub const GRANT_INTERVAL: Duration = Duration::from_millis(250);
     pub const REQUEST_INTERVAL: Duration = Duration::from_secs(10);
+    /// How often live sessions are checked against current users, accounts, grants and policies.
+    pub const RECONCILE_INTERVAL: Duration = Duration::from_secs(5);
 }
 
 impl AccessSweeper {
@@ -142,11 +144,18 @@ impl Task for AccessSweeper {
         grants.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         let mut requests = tokio::time::interval(Self::REQUEST_INTERVAL);
         requests.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        let mut reconcile = tokio::time::interval(Self::RECONCILE_INTERVAL);
+        reconcile.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         let mut abandoned_closed = false;
         loop {
             tokio::select! {
                 () = shutdown.cancelled() => return Ok(()),
                 _ = grants.tick() => self.on_grant_tick(&mut abandoned_closed).await,
+                _ = reconcile.tick() => match self.app.reconcile_live_sessions().await {
+                    Ok(0) | Err(latch_app::AppError::Sealed) => {}
+                    Ok(ended) => tracing::warn!(ended, "ended live sessions that are no longer allowed"),
+                    Err(err) => tracing::warn!(error = %err, detail = ?err, "reconciling live sessions failed"),
+                },
                 _ = requests.tick() => match self.app.expire_overdue_requests().await {
                     Ok(0) | Err(latch_app::AppError::Sealed) => {}
                     Ok(expired) => tracing::info!(expired, "expired undecided requests"),
