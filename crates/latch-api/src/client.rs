@@ -151,6 +151,10 @@ impl Client {
         self.json(self.request(Method::POST, segments)?).await
     }
 
+    async fn put<T: DeserializeOwned, B: Serialize>(&self, segments: &[&str], body: &B) -> Result<T, ClientError> {
+        self.json(self.request(Method::PUT, segments)?.json(body)).await
+    }
+
     async fn patch<T: DeserializeOwned, B: Serialize>(&self, segments: &[&str], body: &B) -> Result<T, ClientError> {
         self.json(self.request(Method::PATCH, segments)?.json(body)).await
     }

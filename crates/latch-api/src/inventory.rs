@@ -153,3 +153,19 @@ pub struct ImportReportView {
 crate::redact::redacted_debug!(CreateAccountRequest { username, secret_kind, api_enabled, rotate_after_use, description } hides { secret });
 
 crate::redact::redacted_debug!(UpdateAccountRequest { api_enabled, rotate_after_use, description } hides { secret });
+
+/// The SSH host key a target presented when Latch connected to it (not yet trusted).
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema, PartialEq, Eq)]
+pub struct PresentedHostKeyView {
+    /// `SHA256:…`, as `ssh-keygen -l` prints it.
+    pub fingerprint: String,
+    pub algorithm: String,
+    /// `ssh-ed25519 AAAA…`
+    pub openssh: String,
+}
+
+/// Pins the host key fingerprint an administrator confirmed.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct PinHostKeyRequest {
+    pub fingerprint: String,
+}

@@ -3,6 +3,7 @@
 //! Architecture Invariant: no logic here beyond (de)serialization and HTTP plumbing.
 //! Times are RFC 3339 strings in UTC; ids are UUID strings.
 
+mod access;
 mod api_accounts;
 mod audit;
 mod auth;
@@ -10,17 +11,22 @@ pub mod client;
 mod error;
 mod groups;
 mod inventory;
+mod policies;
 mod redact;
+mod sessions;
 mod ssh_keys;
 mod sys;
 mod users;
 
+pub use access::*;
 pub use api_accounts::*;
 pub use audit::*;
 pub use auth::*;
 pub use error::*;
 pub use groups::*;
 pub use inventory::*;
+pub use policies::*;
+pub use sessions::*;
 pub use ssh_keys::*;
 pub use sys::*;
 pub use users::*;

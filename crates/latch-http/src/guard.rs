@@ -30,6 +30,11 @@ pub enum Rule {
     FullLoginUser,
     /// Holders of this permission (role or API scope).
     Permission(Permission),
+    /// Users holding this permission, for use cases that act as the calling person (requesting or deciding
+    /// access); API accounts are refused even with the scope.
+    UserPermission(Permission),
+    /// Holders of the first permission (who see everything), or users holding the second (who see their own).
+    PermissionOrOwn(Permission, Permission),
 }
 
 /// A marker type naming a [`Rule`].
@@ -58,6 +63,12 @@ access! {
     InventoryWrite => Rule::Permission(Permission::InventoryWrite),
     UsersRead => Rule::Permission(Permission::UsersRead),
     AuditRead => Rule::Permission(Permission::AuditRead),
+    PoliciesRead => Rule::Permission(Permission::PoliciesRead),
+    RequestsWrite => Rule::Permission(Permission::RequestsWrite),
+    Requester => Rule::UserPermission(Permission::RequestsWrite),
+    Approver => Rule::UserPermission(Permission::RequestsApprove),
+    SessionsReadOrOwn => Rule::PermissionOrOwn(Permission::SessionsRead, Permission::RequestsWrite),
+    SessionsTerminate => Rule::Permission(Permission::SessionsTerminate),
 }
 
 /// An authenticated caller who satisfies `A`.
@@ -107,6 +118,16 @@ impl<A: Access> FromRequestParts<HttpState> for Need<A> {
                 Principal::ApiAccount(_) => return Err(AppError::Forbidden.into()),
             },
             Rule::Permission(permission) => principal.require(permission)?,
+            Rule::UserPermission(permission) => {
+                principal.as_user()?;
+                principal.require(permission)?;
+            }
+            Rule::PermissionOrOwn(all, own) => {
+                if !principal.has(all) {
+                    principal.as_user()?;
+                    principal.require(own)?;
+                }
+            }
         }
         Ok(Need { principal, ctx, rule: PhantomData })
     }

@@ -1,9 +1,14 @@
 //! Domain values turned into wire types.
 
 use latch_api::*;
+use latch_app::PolicyDetails;
 use latch_domain::Timestamp;
+use latch_domain::access_request::AccessRequest;
 use latch_domain::account::Account;
 use latch_domain::api_account::ApiAccount;
+use latch_domain::gateway_session::GatewaySession;
+use latch_domain::grant::Grant;
+use latch_domain::policy::{AccessMode, AccountSelector, TargetSelector};
 use latch_domain::ssh_key::UserSshKey;
 use latch_domain::target::Target;
 use latch_domain::user::{Group, User};
@@ -112,5 +117,128 @@ pub(crate) fn api_account(a: &ApiAccount) -> ApiAccountView {
         locked_until: a.lockout.locked_until.map(time),
         created_at: time(a.created_at),
         secret_rotated_at: time(a.secret_rotated_at),
+    }
+}
+
+/// A policy, with its approver group's name (resolved by the caller).
+pub(crate) fn policy(details: &PolicyDetails, approver_group: Option<String>) -> PolicyView {
+    let p = &details.policy;
+    let rules = &p.spec.rules;
+    let (mode, approvals_required) = match rules.mode {
+        AccessMode::Standing => ("standing", None),
+        AccessMode::OnRequest(rule) => ("on_request", Some(rule.approvals_required)),
+    };
+    PolicyView {
+        id: p.id.to_string(),
+        name: p.spec.name.to_string(),
+        description: p.spec.description.clone(),
+        enabled: p.spec.enabled,
+        users: details.users.clone(),
+        groups: details.groups.clone(),
+        targets: p
+            .spec
+            .targets
+            .iter()
+            .map(|t| match t {
+                TargetSelector::Name(name) => PolicyTargetView::Name(name.to_string()),
+                TargetSelector::Tag(tag) => PolicyTargetView::Tag(tag.to_string()),
+            })
+            .collect(),
+        accounts: match &p.spec.accounts {
+            AccountSelector::Any => None,
+            AccountSelector::Named(names) => Some(names.iter().map(ToString::to_string).collect()),
+        },
+        mode: mode.to_owned(),
+        approvals_required,
+        approver_group,
+        max_duration_minutes: rules.max_duration.as_secs() / 60,
+        schedule: rules.schedule.as_ref().map(ToString::to_string),
+        mfa_to_request: rules.mfa_to_request,
+        mfa_to_connect: rules.mfa_to_connect,
+        record_input: rules.record_input,
+        reveal_allowed: rules.reveal_allowed,
+        ticket_required: rules.ticket_required,
+        ticket_pattern: rules.ticket_pattern.as_ref().map(|t| t.as_str().to_owned()),
+        integration: rules.integration.clone(),
+        allow_local_forwarding: rules.forwarding.local,
+        allow_remote_forwarding: rules.forwarding.remote,
+        allow_agent_forwarding: rules.forwarding.agent,
+        consent_banner: rules.consent_banner.clone(),
+        created_at: time(p.created_at),
+        updated_at: time(p.updated_at),
+    }
+}
+
+pub(crate) fn access_request(r: &AccessRequest) -> AccessRequestView {
+    AccessRequestView {
+        id: r.id.to_string(),
+        requester_id: r.requester.to_string(),
+        target_id: r.target_id.to_string(),
+        account_id: r.account_id.to_string(),
+        policy_id: r.policy_id.to_string(),
+        starts_at: time(r.starts_at),
+        ends_at: time(r.ends_at),
+        reason: r.details.reason.clone(),
+        ticket: r.details.ticket.clone(),
+        task: r.details.task.clone(),
+        status: r.status.as_str().to_owned(),
+        approvals_required: r.approvals_required,
+        approver_group_id: r.approver_group.map(|g| g.to_string()),
+        approvals: r
+            .approvals
+            .iter()
+            .map(|a| ApprovalView { approver_id: a.approver.to_string(), comment: a.comment.clone(), at: time(a.at) })
+            .collect(),
+        decided_by: r.decided_by.map(|u| u.to_string()),
+        decision_comment: r.decision_comment.clone(),
+        decided_at: r.decided_at.map(time),
+        decide_by: time(r.decide_by),
+        grant_id: r.grant_id.map(|g| g.to_string()),
+        created_at: time(r.created_at),
+    }
+}
+
+/// A grant, with its state at `now`.
+pub(crate) fn grant(g: &Grant, now: Timestamp) -> GrantView {
+    GrantView {
+        id: g.id.to_string(),
+        user_id: g.user_id.to_string(),
+        target_id: g.target_id.to_string(),
+        account_id: g.account_id.to_string(),
+        policy_id: g.policy_id.map(|p| p.to_string()),
+        request_id: g.request_id.map(|r| r.to_string()),
+        origin: g.origin.as_str().to_owned(),
+        starts_at: time(g.starts_at),
+        ends_at: time(g.ends_at),
+        state: g.state(now).as_str().to_owned(),
+        revoked_at: g.revoked_at.map(time),
+        revoked_by: g.revoked_by.clone(),
+        revoke_reason: g.revoke_reason.clone(),
+        enforced_at: g.enforced_at.map(time),
+        created_at: time(g.created_at),
+    }
+}
+
+pub(crate) fn session(s: &GatewaySession) -> SessionView {
+    SessionView {
+        id: s.id.to_string(),
+        user_id: s.user_id.to_string(),
+        username: s.username.clone(),
+        target_id: s.target_id.to_string(),
+        target_name: s.target_name.clone(),
+        account_id: s.account_id.to_string(),
+        account_name: s.account_name.clone(),
+        grant_id: s.grant_id.map(|g| g.to_string()),
+        policy_id: s.policy_id.to_string(),
+        protocol: s.protocol.as_str().to_owned(),
+        source: s.source.clone(),
+        started_at: time(s.started_at),
+        ended_at: s.ended_at.map(time),
+        end_reason: s.end_reason.map(|r| r.as_str().to_owned()),
+        bytes_to_target: s.bytes_to_target,
+        bytes_from_target: s.bytes_from_target,
+        recorded: s.recording.is_some(),
+        consent_accepted_at: s.consent_accepted_at.map(time),
+        node: s.node.clone(),
     }
 }

@@ -23,6 +23,10 @@ enum Rule {
     /// Fully logged-in users; not API accounts (self-service routes).
     FullUser,
     Perm(Permission),
+    /// Fully logged-in users holding the permission; not API accounts (acting as a person).
+    UserPerm(Permission),
+    /// Holders of the first permission, or fully logged-in users holding the second (who see their own).
+    PermOrOwn(Permission, Permission),
 }
 
 use Permission as P;
@@ -69,6 +73,8 @@ const TABLE: &[(&str, &str, Rule)] = &[
     ("get", "/api/v1/targets/{target}", Perm(P::InventoryRead)),
     ("patch", "/api/v1/targets/{target}", Perm(P::InventoryWrite)),
     ("delete", "/api/v1/targets/{target}", Perm(P::InventoryWrite)),
+    ("post", "/api/v1/targets/{target}/host-key/fetch", Perm(P::InventoryWrite)),
+    ("put", "/api/v1/targets/{target}/host-key", Perm(P::InventoryWrite)),
     ("post", "/api/v1/targets/{target}/accounts", Perm(P::InventoryWrite)),
     ("get", "/api/v1/accounts/{account}", Perm(P::InventoryRead)),
     ("patch", "/api/v1/accounts/{account}", Perm(P::InventoryWrite)),
@@ -84,6 +90,23 @@ const TABLE: &[(&str, &str, Rule)] = &[
     ("get", "/api/v1/audit/events", Perm(P::AuditRead)),
     ("get", "/api/v1/audit/verify", Perm(P::AuditRead)),
     ("post", "/api/v1/audit/exports", Perm(P::AuditRead)),
+    ("get", "/api/v1/policies", Perm(P::PoliciesRead)),
+    ("post", "/api/v1/policies", Perm(P::Admin)),
+    ("get", "/api/v1/policies/{policy}", Perm(P::PoliciesRead)),
+    ("put", "/api/v1/policies/{policy}", Perm(P::Admin)),
+    ("delete", "/api/v1/policies/{policy}", Perm(P::Admin)),
+    ("get", "/api/v1/requests", UserPerm(P::RequestsWrite)),
+    ("post", "/api/v1/requests", UserPerm(P::RequestsWrite)),
+    ("get", "/api/v1/requests/{request}", Perm(P::RequestsWrite)),
+    ("post", "/api/v1/requests/{request}/approve", UserPerm(P::RequestsApprove)),
+    ("post", "/api/v1/requests/{request}/deny", UserPerm(P::RequestsApprove)),
+    ("post", "/api/v1/requests/{request}/cancel", UserPerm(P::RequestsWrite)),
+    ("get", "/api/v1/grants", UserPerm(P::RequestsWrite)),
+    ("get", "/api/v1/grants/{grant}", Perm(P::RequestsWrite)),
+    ("post", "/api/v1/grants/{grant}/revoke", Perm(P::RequestsWrite)),
+    ("get", "/api/v1/sessions", PermOrOwn(P::SessionsRead, P::RequestsWrite)),
+    ("get", "/api/v1/sessions/{session}", FullLogin),
+    ("post", "/api/v1/sessions/{session}/terminate", Perm(P::SessionsTerminate)),
 ];
 
 #[derive(Debug, Clone)]
@@ -106,6 +129,12 @@ impl Who {
             (Who::Api { .. }, FullUser) => false,
             (Who::User { roles, full, .. }, Perm(p)) => *full && roles.iter().any(|r| r.permits(p)),
             (Who::Api { scope }, Perm(p)) => *scope == p || *scope == Permission::Admin,
+            (Who::User { roles, full, .. }, UserPerm(p)) => *full && roles.iter().any(|r| r.permits(p)),
+            (Who::Api { .. }, UserPerm(_)) => false,
+            (Who::User { roles, full, .. }, PermOrOwn(all, own)) => {
+                *full && roles.iter().any(|r| r.permits(all) || r.permits(own))
+            }
+            (Who::Api { scope }, PermOrOwn(all, _)) => *scope == all || *scope == Permission::Admin,
         }
     }
 }

@@ -269,3 +269,91 @@ impl Client {
         self.post(path!("audit", "exports"), report).await
     }
 }
+
+/// Access policies, by id or name.
+impl Client {
+    pub async fn list_policies(&self) -> Result<PolicyListView, ClientError> {
+        self.get(path!("policies")).await
+    }
+
+    pub async fn create_policy(&self, request: &PolicyRequest) -> Result<PolicyView, ClientError> {
+        self.post(path!("policies"), request).await
+    }
+
+    pub async fn get_policy(&self, policy: &str) -> Result<PolicyView, ClientError> {
+        self.get(path!("policies", policy)).await
+    }
+
+    pub async fn update_policy(&self, policy: &str, request: &PolicyRequest) -> Result<PolicyView, ClientError> {
+        self.put(path!("policies", policy), request).await
+    }
+
+    pub async fn delete_policy(&self, policy: &str) -> Result<(), ClientError> {
+        self.delete(path!("policies", policy)).await
+    }
+}
+
+/// Requests for time-bound access and their decisions.
+impl Client {
+    pub async fn request_access(&self, request: &CreateAccessRequest) -> Result<RequestOutcomeView, ClientError> {
+        self.post(path!("requests"), request).await
+    }
+
+    pub async fn list_requests(&self, params: &RequestListParams) -> Result<AccessRequestListView, ClientError> {
+        self.get_query(path!("requests"), params).await
+    }
+
+    pub async fn get_request(&self, request: &str) -> Result<AccessRequestView, ClientError> {
+        self.get(path!("requests", request)).await
+    }
+
+    pub async fn approve_request(
+        &self,
+        request: &str,
+        decision: &DecisionRequest,
+    ) -> Result<RequestOutcomeView, ClientError> {
+        self.post(path!("requests", request, "approve"), decision).await
+    }
+
+    pub async fn deny_request(
+        &self,
+        request: &str,
+        decision: &DecisionRequest,
+    ) -> Result<RequestOutcomeView, ClientError> {
+        self.post(path!("requests", request, "deny"), decision).await
+    }
+
+    pub async fn cancel_request(&self, request: &str) -> Result<AccessRequestView, ClientError> {
+        self.post_empty(path!("requests", request, "cancel")).await
+    }
+}
+
+/// Grants: time-bound access given by approved requests.
+impl Client {
+    pub async fn list_grants(&self, params: &GrantListParams) -> Result<GrantListView, ClientError> {
+        self.get_query(path!("grants"), params).await
+    }
+
+    pub async fn get_grant(&self, grant: &str) -> Result<GrantView, ClientError> {
+        self.get(path!("grants", grant)).await
+    }
+
+    pub async fn revoke_grant(&self, grant: &str, request: &RevokeGrantRequest) -> Result<GrantView, ClientError> {
+        self.post(path!("grants", grant, "revoke"), request).await
+    }
+}
+
+/// Gateway sessions.
+impl Client {
+    pub async fn list_sessions(&self, params: &SessionListParams) -> Result<SessionListView, ClientError> {
+        self.get_query(path!("sessions"), params).await
+    }
+
+    pub async fn get_session(&self, session: &str) -> Result<SessionView, ClientError> {
+        self.get(path!("sessions", session)).await
+    }
+
+    pub async fn terminate_session(&self, session: &str) -> Result<SessionView, ClientError> {
+        self.post_empty(path!("sessions", session, "terminate")).await
+    }
+}

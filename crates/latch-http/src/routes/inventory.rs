@@ -235,3 +235,29 @@ fn new_account(request: CreateAccountRequest) -> NewAccount {
         description: request.description,
     }
 }
+
+/// Connects to the target and returns the SSH host key it presents, for an administrator to confirm before
+/// pinning it. Nothing is trusted by this call.
+#[utoipa::path(post, path = "/api/v1/targets/{target}/host-key/fetch", tag = "inventory", params(("target" = String, Path)),
+    responses((status = 200, body = PresentedHostKeyView), (status = 400, body = ErrorBody)))]
+pub(crate) async fn fetch_host_key(
+    State(state): State<HttpState>,
+    need: Need<InventoryWrite>,
+    Path(key): Path<String>,
+) -> ApiResult<Json<PresentedHostKeyView>> {
+    let key = state.app.fetch_target_host_key(&need.principal, &key).await?;
+    Ok(Json(PresentedHostKeyView { fingerprint: key.fingerprint, algorithm: key.algorithm, openssh: key.openssh }))
+}
+
+/// Pins the target's SSH host key to the fingerprint given (as confirmed by an administrator).
+#[utoipa::path(put, path = "/api/v1/targets/{target}/host-key", tag = "inventory", params(("target" = String, Path)),
+    request_body = PinHostKeyRequest, responses((status = 200, body = TargetView)))]
+pub(crate) async fn pin_host_key(
+    State(state): State<HttpState>,
+    need: Need<InventoryWrite>,
+    Path(key): Path<String>,
+    Body(request): Body<PinHostKeyRequest>,
+) -> ApiResult<Json<TargetView>> {
+    let target = state.app.pin_target_host_key(&need.principal, &key, &request.fingerprint, &need.ctx).await?;
+    Ok(Json(views::target(&target)))
+}

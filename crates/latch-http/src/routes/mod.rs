@@ -1,5 +1,6 @@
 //! Route registration: every route goes through `routes!`, so the OpenAPI document lists all of them.
 
+mod access;
 mod api_accounts;
 mod audit;
 mod auth;
@@ -7,6 +8,8 @@ mod groups;
 mod inventory;
 mod oauth;
 mod openapi;
+mod policies;
+mod sessions;
 mod ssh_keys;
 mod sys;
 mod users;
@@ -45,6 +48,8 @@ pub(crate) fn register(router: OpenApiRouter<HttpState>) -> OpenApiRouter<HttpSt
         .routes(routes!(groups::add_member, groups::remove_member))
         .routes(routes!(inventory::search_targets, inventory::create_target))
         .routes(routes!(inventory::get_target, inventory::update_target, inventory::delete_target))
+        .routes(routes!(inventory::fetch_host_key))
+        .routes(routes!(inventory::pin_host_key))
         .routes(routes!(inventory::create_account))
         .routes(routes!(inventory::get_account, inventory::update_account, inventory::delete_account))
         .routes(routes!(inventory::export))
@@ -57,6 +62,19 @@ pub(crate) fn register(router: OpenApiRouter<HttpState>) -> OpenApiRouter<HttpSt
         .routes(routes!(audit::events))
         .routes(routes!(audit::verify))
         .routes(routes!(audit::record_export))
+        .routes(routes!(policies::list, policies::create))
+        .routes(routes!(policies::get, policies::update, policies::delete))
+        .routes(routes!(access::list_requests, access::create_request))
+        .routes(routes!(access::get_request))
+        .routes(routes!(access::approve))
+        .routes(routes!(access::deny))
+        .routes(routes!(access::cancel))
+        .routes(routes!(access::list_grants))
+        .routes(routes!(access::get_grant))
+        .routes(routes!(access::revoke_grant))
+        .routes(routes!(sessions::list))
+        .routes(routes!(sessions::get))
+        .routes(routes!(sessions::terminate))
 }
 
 /// Makes the generated document available to its own route.

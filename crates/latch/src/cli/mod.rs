@@ -7,15 +7,18 @@
 //! Secrets (passwords, account secrets, client secrets) are read from a prompt, standard input
 //! or a file, never from an argument, and never printed except when the server shows them once.
 
+mod access;
 mod accounts;
 mod api_accounts;
 mod audit;
 mod connection;
 mod exit;
 mod groups;
+mod policies;
 mod progress;
 mod prompt;
 mod session;
+mod sessions;
 mod settings;
 mod show;
 mod ssh_keys;
@@ -58,6 +61,20 @@ pub enum ClientCommand {
     ApiAccounts(api_accounts::ApiAccountsArgs),
     /// Read, export and verify the tamper-evident audit log.
     Audit(audit::AuditArgs),
+    /// Manage access policies: who may use which accounts on which targets, and how access is given.
+    Policies(policies::PoliciesArgs),
+    /// Request time-bound access to an account on a target.
+    Request(access::RequestArgs),
+    /// List your access requests (or, as approver, those to decide); show or cancel one.
+    Requests(access::RequestsArgs),
+    /// Approve a pending access request.
+    Approve(access::DecideArgs),
+    /// Deny a pending access request.
+    Deny(access::DecideArgs),
+    /// List your grants (time-bound access given); show or revoke one.
+    Grants(access::GrantsArgs),
+    /// List gateway sessions; show or terminate one.
+    Sessions(sessions::SessionsArgs),
 }
 
 /// How results are printed.
@@ -101,5 +118,12 @@ async fn dispatch(command: ClientCommand) -> anyhow::Result<ExitCode> {
         ClientCommand::Accounts(args) => accounts::run(args).await,
         ClientCommand::ApiAccounts(args) => api_accounts::run(args).await,
         ClientCommand::Audit(args) => audit::run(args).await,
+        ClientCommand::Policies(args) => policies::run(args).await,
+        ClientCommand::Request(args) => access::request(args).await,
+        ClientCommand::Requests(args) => access::requests(args).await,
+        ClientCommand::Approve(args) => access::approve(args).await,
+        ClientCommand::Deny(args) => access::deny(args).await,
+        ClientCommand::Grants(args) => access::grants(args).await,
+        ClientCommand::Sessions(args) => sessions::run(args).await,
     }
 }
