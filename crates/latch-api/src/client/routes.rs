@@ -179,6 +179,15 @@ impl Client {
         self.patch(path!("targets", target), request).await
     }
 
+    /// The SSH host key the target presents to the Latch server (not trusted by this call).
+    pub async fn fetch_host_key(&self, target: &str) -> Result<PresentedHostKeyView, ClientError> {
+        self.post_empty(path!("targets", target, "host-key", "fetch")).await
+    }
+
+    pub async fn pin_host_key(&self, target: &str, request: &PinHostKeyRequest) -> Result<TargetView, ClientError> {
+        self.put(path!("targets", target, "host-key"), request).await
+    }
+
     pub async fn delete_target(&self, target: &str) -> Result<(), ClientError> {
         self.delete(path!("targets", target)).await
     }

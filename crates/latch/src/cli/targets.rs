@@ -5,8 +5,8 @@ use crate::UsageError;
 use anyhow::Context;
 use latch_api::client::Client;
 use latch_api::{
-    CreateTargetRequest, ImportReportView, InventoryDocumentView, TargetDetailsView, TargetSearchParams,
-    TargetSearchView, TargetView, UpdateTargetRequest,
+    CreateTargetRequest, ImportReportView, InventoryDocumentView, PinHostKeyRequest, TargetDetailsView,
+    TargetSearchParams, TargetSearchView, TargetView, UpdateTargetRequest,
 };
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -44,6 +44,14 @@ enum TargetsCommand {
     Update(UpdateArgs),
     /// Delete a target with its accounts and their secrets.
     Rm { target: String },
+    /// Connect to the target from the Latch server, show the SSH host key it presents, and pin it once you
+    /// confirm (trust on first use: compare the fingerprint with one obtained out of band).
+    FetchHostKey {
+        target: String,
+        /// Pin without asking (only when the fingerprint was checked another way).
+        #[arg(long)]
+        yes: bool,
+    },
     /// Write the whole inventory (without secrets) as a JSON document.
     Export {
         /// Write to this file instead of stdout.
@@ -134,10 +142,30 @@ pub async fn run(args: TargetsArgs) -> anyhow::Result<ExitCode> {
                 show::line(&format!("Deleted {target} with its accounts."))
             })?;
         }
+        TargetsCommand::FetchHostKey { target, yes } => fetch_host_key(&client, &target, yes, json).await?,
         TargetsCommand::Export { output } => export(&client, output.as_deref()).await?,
         TargetsCommand::Import { file } => import(&client, &file, json).await?,
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// Shows the presented key and pins exactly that fingerprint after confirmation, so what is pinned is what the
+/// administrator saw.
+async fn fetch_host_key(client: &Client, target: &str, yes: bool, json: bool) -> anyhow::Result<()> {
+    let presented = client.fetch_host_key(target).await.context("cannot fetch the host key")?;
+    if !json {
+        show::line(&format!(
+            "{target} presents this {} host key:\n  {}\n  {}",
+            presented.algorithm, presented.fingerprint, presented.openssh
+        ))?;
+    }
+    let question = format!("Pin {} for {target}?", presented.fingerprint);
+    if !yes && !prompt::confirm(&question, "pass --yes after checking the fingerprint")? {
+        return Err(UsageError("not pinned".to_owned()).into());
+    }
+    let request = PinHostKeyRequest { fingerprint: presented.fingerprint.clone() };
+    let pinned = client.pin_host_key(target, &request).await.context("cannot pin the host key")?;
+    show::result(json, &pinned, |t| show::line(&format!("Pinned {} for {}.", presented.fingerprint, t.name)))
 }
 
 fn create_request(args: AddArgs) -> CreateTargetRequest {
