@@ -136,7 +136,13 @@ impl App {
         self.audit(&mut tx, ctx, &actor, AuditEvent::Access(event)).await?;
         let (request, grant) = if rule.approvals_required == 0 {
             let grant = self.approve(&mut tx, request.clone(), None, None, &AuditActor::System, ctx).await?;
-            (AccessRequest { status: RequestStatus::Approved, grant_id: Some(grant.id), ..request }, Some(grant))
+            let approved = AccessRequest {
+                status: RequestStatus::Approved,
+                grant_id: Some(grant.id),
+                decided_at: Some(grant.created_at),
+                ..request
+            };
+            (approved, Some(grant))
         } else {
             (request, None)
         };
@@ -191,6 +197,9 @@ impl App {
                 request.approvals.push(approval);
                 request.status = RequestStatus::Approved;
                 request.grant_id = Some(grant.id);
+                request.decided_by = Some(me.user().id);
+                request.decision_comment = comment;
+                request.decided_at = Some(grant.created_at);
                 (request, Some(grant))
             }
             DecisionEffect::Denied => {
@@ -206,7 +215,14 @@ impl App {
                 }
                 self.audit(&mut tx, ctx, &actor, AuditEvent::Access(AccessEvent::RequestDenied { request_id: id }))
                     .await?;
-                (AccessRequest { status: RequestStatus::Denied, decision_comment: comment, ..request }, None)
+                let denied = AccessRequest {
+                    status: RequestStatus::Denied,
+                    decided_by: Some(me.user().id),
+                    decision_comment: comment,
+                    decided_at: Some(now),
+                    ..request
+                };
+                (denied, None)
             }
         };
         tx.commit().await?;
@@ -244,7 +260,12 @@ impl App {
         let event = AccessEvent::RequestCancelled { request_id: id };
         self.audit(&mut tx, ctx, &principal.actor(), AuditEvent::Access(event)).await?;
         tx.commit().await?;
-        Ok(AccessRequest { status: RequestStatus::Cancelled, decided_at: Some(now), ..request })
+        Ok(AccessRequest {
+            status: RequestStatus::Cancelled,
+            decided_by: Some(me.user().id),
+            decided_at: Some(now),
+            ..request
+        })
     }
 
     pub async fn get_request(&self, principal: &Principal, id: &str) -> Result<AccessRequest, AppError> {

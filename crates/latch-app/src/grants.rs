@@ -87,7 +87,10 @@ impl App {
         let actor = principal.actor();
         let mut tx = self.store().begin().await?;
         if !latch_store::grants::revoke(&mut tx, grant.id, now, actor.name(), reason).await? {
-            return Err(AppError::StateConflict(format!("the grant is already {}", grant.state(now).as_str())));
+            // Read again: a concurrent revocation (possibly stamped a moment after `now`) may have won.
+            let current = latch_store::grants::find(&mut tx, grant.id).await?.unwrap_or(grant);
+            let state = if current.revoked_at.is_some() { GrantState::Revoked } else { current.state(now) };
+            return Err(AppError::StateConflict(format!("the grant is already {}", state.as_str())));
         }
         let event = AccessEvent::GrantRevoked { grant_id: grant.id, reason: reason.to_owned() };
         self.audit(&mut tx, ctx, &actor, AuditEvent::Access(event)).await?;
