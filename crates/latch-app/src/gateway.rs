@@ -234,10 +234,19 @@ impl App {
         ctx: &RequestContext,
     ) -> Result<LiveSession, AppError> {
         let now = self.now();
+        // Registered first: a revocation that commits after the check below finds this session live and ends it;
+        // one that committed before is seen by the check. Dropping `live` on any error unregisters it.
+        let live = self.live_sessions().register(LiveSessionKey {
+            session_id: grant.session_id,
+            user_id: grant.user.id,
+            account_id: grant.account.id,
+            grant_id: grant.grant.as_ref().map(|g| g.id),
+            policy_id: grant.policy.id,
+        });
         let mut tx = self.store().begin().await?;
         if let Some(g) = &grant.grant {
             let current = latch_store::grants::find(&mut tx, g.id).await?;
-            if !current.is_some_and(|g| g.is_active(now)) {
+            if !current.is_some_and(|g| g.is_active(now)) || live.end_requested().is_some() {
                 return Err(AppError::Forbidden);
             }
         }
@@ -270,14 +279,6 @@ impl App {
             grant_id: session.grant_id,
         };
         self.audit(&mut tx, ctx, &user_actor(&grant.user), AuditEvent::Access(event)).await?;
-        // Registered before commit: a termination that sees the committed row also finds the live entry.
-        let live = self.live_sessions().register(LiveSessionKey {
-            session_id: session.id,
-            user_id: session.user_id,
-            account_id: session.account_id,
-            grant_id: session.grant_id,
-            policy_id: session.policy_id,
-        });
         tx.commit().await?;
         Ok(live)
     }
