@@ -269,7 +269,7 @@ impl App {
     }
 
     pub async fn get_request(&self, principal: &Principal, id: &str) -> Result<AccessRequest, AppError> {
-        principal.require(Permission::RequestsWrite)?;
+        require_access_read(principal)?;
         let id: AccessRequestId = id.parse().map_err(|_| AppError::NotFound("request"))?;
         let mut conn = self.store().read().await?;
         let request = latch_store::access_requests::find(&mut conn, id).await?.ok_or(AppError::NotFound("request"))?;
@@ -289,11 +289,12 @@ impl App {
         limit: i64,
         offset: i64,
     ) -> Result<Vec<AccessRequest>, AppError> {
-        principal.require(Permission::RequestsWrite)?;
+        require_access_read(principal)?;
         let limit = limit.clamp(1, MAX_PAGE);
         let mut conn = self.store().read().await?;
         match scope {
             RequestScope::Mine => {
+                principal.require(Permission::RequestsWrite)?;
                 let me = principal.as_user()?;
                 let filter = RequestFilter { requester: Some(me.user().id), status, limit, offset };
                 Ok(latch_store::access_requests::list(&mut conn, &filter).await?)
@@ -438,6 +439,17 @@ fn pick_account<'p>(
 
 async fn group_ids(db: &mut impl latch_store::Db, me: &AuthenticatedUser) -> Result<Vec<GroupId>, AppError> {
     Ok(latch_store::groups::of_user(db, me.user().id).await?.iter().map(|g| g.id).collect())
+}
+
+/// Reading requests and grants: users their own (`requests:write`), approvers and auditors all of them.
+pub(crate) fn require_access_read(principal: &Principal) -> Result<(), AppError> {
+    if [Permission::RequestsWrite, Permission::RequestsApprove, Permission::AuditRead]
+        .into_iter()
+        .any(|p| principal.has(p))
+    {
+        return Ok(());
+    }
+    principal.require(Permission::RequestsWrite)
 }
 
 fn check_comment(comment: Option<String>) -> Result<Option<String>, AppError> {

@@ -4,6 +4,7 @@
 //! receipt records when the end was due, when it was enforced and how many sessions it ended. Gateway sessions
 //! also end themselves at their grant's end, so enforcement does not depend on the sweep's period.
 
+use crate::access_requests::require_access_read;
 use crate::live_sessions::SessionSelector;
 use crate::{App, AppError, Principal, RequestContext};
 use latch_domain::GrantId;
@@ -21,6 +22,10 @@ pub enum GrantScope {
 }
 
 const MAX_PAGE: i64 = 500;
+
+fn may_read_all_grants(principal: &Principal) -> bool {
+    [Permission::RequestsApprove, Permission::SessionsRead, Permission::AuditRead].into_iter().any(|p| principal.has(p))
+}
 const MAX_REASON_CHARS: usize = 500;
 
 impl App {
@@ -33,11 +38,14 @@ impl App {
         limit: i64,
         offset: i64,
     ) -> Result<Vec<Grant>, AppError> {
-        principal.require(Permission::RequestsWrite)?;
+        require_access_read(principal)?;
         let user = match scope {
-            GrantScope::Mine => Some(principal.as_user()?.user().id),
+            GrantScope::Mine => {
+                principal.require(Permission::RequestsWrite)?;
+                Some(principal.as_user()?.user().id)
+            }
             GrantScope::All => {
-                if !principal.has(Permission::RequestsApprove) && !principal.has(Permission::SessionsRead) {
+                if !may_read_all_grants(principal) {
                     return Err(AppError::Forbidden);
                 }
                 None
@@ -54,12 +62,12 @@ impl App {
     }
 
     pub async fn get_grant(&self, principal: &Principal, id: &str) -> Result<Grant, AppError> {
-        principal.require(Permission::RequestsWrite)?;
+        require_access_read(principal)?;
         let id: GrantId = id.parse().map_err(|_| AppError::NotFound("grant"))?;
         let mut conn = self.store().read().await?;
         let grant = latch_store::grants::find(&mut conn, id).await?.ok_or(AppError::NotFound("grant"))?;
         let mine = principal.as_user().is_ok_and(|me| me.user().id == grant.user_id);
-        if !mine && !principal.has(Permission::RequestsApprove) && !principal.has(Permission::SessionsRead) {
+        if !mine && !may_read_all_grants(principal) {
             return Err(AppError::NotFound("grant"));
         }
         Ok(grant)

@@ -68,6 +68,7 @@ access! {
     Requester => Rule::UserPermission(Permission::RequestsWrite),
     Approver => Rule::UserPermission(Permission::RequestsApprove),
     SessionsReadOrOwn => Rule::PermissionOrOwn(Permission::SessionsRead, Permission::RequestsWrite),
+    AccessReadOrOwn => Rule::PermissionOrOwn(Permission::AuditRead, Permission::RequestsWrite),
     SessionsTerminate => Rule::Permission(Permission::SessionsTerminate),
 }
 

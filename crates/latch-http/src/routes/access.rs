@@ -2,7 +2,7 @@
 
 use crate::HttpState;
 use crate::error::{ApiError, ApiResult};
-use crate::guard::{Approver, Body, Need, Params, Requester, RequestsWrite};
+use crate::guard::{AccessReadOrOwn, Approver, Body, Need, Params, Requester, RequestsWrite};
 use crate::views;
 use axum::Json;
 use axum::extract::{Path, State};
@@ -42,10 +42,10 @@ pub(crate) async fn create_request(
     responses((status = 200, body = AccessRequestListView)))]
 pub(crate) async fn list_requests(
     State(state): State<HttpState>,
-    need: Need<Requester>,
+    need: Need<AccessReadOrOwn>,
     Params(params): Params<RequestListParams>,
 ) -> ApiResult<Json<AccessRequestListView>> {
-    let scope = match params.scope.as_deref().unwrap_or("mine") {
+    let scope = match params.scope.as_deref().unwrap_or_else(|| default_scope(&need.principal)) {
         "mine" => RequestScope::Mine,
         "to_decide" => RequestScope::ToDecide,
         "all" => RequestScope::All,
@@ -70,7 +70,7 @@ pub(crate) async fn list_requests(
     responses((status = 200, body = AccessRequestView), (status = 404, body = ErrorBody)))]
 pub(crate) async fn get_request(
     State(state): State<HttpState>,
-    need: Need<RequestsWrite>,
+    need: Need<AccessReadOrOwn>,
     Path(id): Path<String>,
 ) -> ApiResult<Json<AccessRequestView>> {
     Ok(Json(views::access_request(&state.app.get_request(&need.principal, &id).await?)))
@@ -121,10 +121,10 @@ pub(crate) async fn cancel(
     responses((status = 200, body = GrantListView)))]
 pub(crate) async fn list_grants(
     State(state): State<HttpState>,
-    need: Need<Requester>,
+    need: Need<AccessReadOrOwn>,
     Params(params): Params<GrantListParams>,
 ) -> ApiResult<Json<GrantListView>> {
-    let scope = match params.scope.as_deref().unwrap_or("mine") {
+    let scope = match params.scope.as_deref().unwrap_or_else(|| default_scope(&need.principal)) {
         "mine" => GrantScope::Mine,
         "all" => GrantScope::All,
         other => return Err(ApiError::bad_request(format!("unknown scope {other:?}; use mine or all"))),
@@ -148,7 +148,7 @@ pub(crate) async fn list_grants(
     responses((status = 200, body = GrantView), (status = 404, body = ErrorBody)))]
 pub(crate) async fn get_grant(
     State(state): State<HttpState>,
-    need: Need<RequestsWrite>,
+    need: Need<AccessReadOrOwn>,
     Path(id): Path<String>,
 ) -> ApiResult<Json<GrantView>> {
     let grant = state.app.get_grant(&need.principal, &id).await?;
@@ -175,4 +175,10 @@ fn outcome_view(state: &HttpState, outcome: &RequestOutcome) -> RequestOutcomeVi
         request: views::access_request(&outcome.request),
         grant: outcome.grant.as_ref().map(|g| views::grant(g, now)),
     }
+}
+
+/// Without `scope`, users who may request see their own; auditors and API accounts see all.
+fn default_scope(principal: &latch_app::Principal) -> &'static str {
+    let requester = principal.as_user().is_ok() && principal.has(latch_domain::permission::Permission::RequestsWrite);
+    if requester { "mine" } else { "all" }
 }
