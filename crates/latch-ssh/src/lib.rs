@@ -7,7 +7,9 @@
 //!   authenticate with a password or private key, and open the channels the relay drives (session, `-L`
 //!   direct-tcpip, `-R` forwarded-tcpip). [`upstream::fetch_host_key`] reads a target's host key for an
 //!   administrator to pin (trust on first use, confirmed by a person).
-//! - the russh server side that users connect to (to come).
+//! - [`server`]: the SSH *server* people connect to (`ssh alice@root@db01@gateway`): authentication against
+//!   Latch, authorization of the account, the relay of shell, exec, sftp and forwarding channels, recording, and
+//!   ending sessions when Latch says so. Start it with [`server::serve`].
 //!
 //! Invariants:
 //!
@@ -19,6 +21,8 @@
 //!   active `tcpip_forward` request; every other server-initiated channel is refused.
 
 mod error;
+pub mod server;
 pub mod upstream;
 
 pub use error::{UpstreamError, UpstreamStage};
+pub use server::{GatewayConfig, GatewayError, GatewayLimits, GatewayServer, serve};

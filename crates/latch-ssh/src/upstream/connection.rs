@@ -103,6 +103,13 @@ impl UpstreamConnection {
         self.handle.is_closed()
     }
 
+    /// Sends an SSH disconnect ("by application") without waiting for the connection to end; for a connection
+    /// shared by several tasks, which cannot give it up to [`UpstreamConnection::disconnect`].
+    pub async fn close(&self) -> Result<(), UpstreamError> {
+        self.handle.disconnect(russh::Disconnect::ByApplication, "", "en").await?;
+        Ok(())
+    }
+
     /// Sends an SSH disconnect ("by application") and waits briefly for the connection to end.
     pub async fn disconnect(self) -> Result<(), UpstreamError> {
         self.handle.disconnect(russh::Disconnect::ByApplication, "", "en").await?;

@@ -1,0 +1,159 @@
+//! From an authorized login to a running session: the per-user limit, the recording, the vault credential, the
+//! target connection (its host key checked against the pin), and the session record in Latch.
+
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
+
+use latch_app::{ConnectionGrant, LiveSession, RequestContext, SessionStart, TargetSecret};
+use latch_domain::gateway_session::SessionEndReason;
+use tracing::{debug, info, warn};
+
+use super::ServerContext;
+use super::auth::Authorized;
+use super::forward;
+use super::recording::Recorder;
+use super::session::ActiveSession;
+use crate::UpstreamError;
+use crate::upstream::{self, UpstreamConnection, UpstreamCredential, UpstreamSecret, UpstreamTarget};
+
+/// A session that has started: the supervisor watches it until it ends.
+#[derive(Debug)]
+pub(crate) struct Established {
+    pub(crate) session: Arc<ActiveSession>,
+    pub(crate) live: LiveSession,
+    /// When the grant ends by itself, from now; `None` for standing access.
+    pub(crate) expires_in: Option<Duration>,
+}
+
+/// Why an authorized login did not become a session; the message is shown to the person.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Refusal {
+    TooManySessions,
+    HostKeyMismatch,
+    TargetUnreachable,
+    TargetRefusedCredential,
+    RecordingFailed,
+    Internal,
+}
+
+impl Refusal {
+    pub(crate) fn message(self) -> &'static str {
+        match self {
+            Refusal::TooManySessions => "you have too many open sessions through Latch; close one first",
+            Refusal::HostKeyMismatch => {
+                "the target's host key does not match the pinned key; an administrator must check it"
+            }
+            Refusal::TargetUnreachable => "the target cannot be reached",
+            Refusal::TargetRefusedCredential => "the target refused the credential Latch holds for this account",
+            Refusal::RecordingFailed => SessionEndReason::RecordingFailed.message(),
+            Refusal::Internal => "Latch could not start the session",
+        }
+    }
+}
+
+/// Starts the session for `authorized`; `client` is the connection's handle. The recording is created first, so
+/// that a session that cannot be recorded never logs in to the target.
+pub(crate) async fn establish(
+    context: &ServerContext,
+    ctx: &RequestContext,
+    authorized: Authorized,
+    client: russh::server::Handle,
+) -> Result<Established, Refusal> {
+    let Authorized { grant, consent_accepted_at } = authorized;
+    let app = &context.app;
+    let user_id = grant.user().id;
+    let open = app.live_sessions().keys().iter().filter(|key| key.user_id == user_id).count();
+    if open >= context.limits.max_sessions_per_user {
+        return Err(Refusal::TooManySessions);
+    }
+    let relative = grant.session_id().to_string();
+    let directory = context.recordings_dir.join(&relative);
+    let recorder = Recorder::start(app.clone(), directory.clone()).await.map_err(|error| {
+        warn!(%error, "cannot create the session recording");
+        Refusal::RecordingFailed
+    })?;
+    let mut upstream = match connect_to_target(context, ctx, &grant).await {
+        Ok(upstream) => upstream,
+        Err(refusal) => {
+            discard_recording(recorder, &directory).await;
+            return Err(refusal);
+        }
+    };
+    let forwarded = upstream.take_forwarded_tcpip();
+    let start = SessionStart { recording: Some(relative), consent_accepted_at };
+    let live = match app.start_gateway_session(&grant, start, ctx).await {
+        Ok(live) => live,
+        Err(error) => {
+            warn!(%error, "cannot record the session start");
+            discard_recording(recorder, &directory).await;
+            return Err(Refusal::Internal);
+        }
+    };
+    let expires_in = grant.valid_until().map(|until| {
+        let millis = until.since(app.now()).as_millis();
+        Duration::from_millis(u64::try_from(millis).unwrap_or(0))
+    });
+    info!(session_id = %grant.session_id(), target = %grant.target().spec.name, "gateway session started");
+    let remote_forwarding = grant.forwarding().remote;
+    let max_channels = context.limits.max_channels_per_connection;
+    let session = Arc::new(ActiveSession::new(app.clone(), grant, upstream, recorder, client, max_channels));
+    if let Some(forwarded) = forwarded.filter(|_| remote_forwarding) {
+        let dispatcher = forward::dispatch_remote_forwards(session.clone(), forwarded);
+        session.spawn_relay(dispatcher);
+    }
+    Ok(Established { session, live, expires_in })
+}
+
+/// Logs in to the target with the account's credential from the vault. A host key other than the pinned one is
+/// recorded in the audit log and refuses the session.
+async fn connect_to_target(
+    context: &ServerContext,
+    ctx: &RequestContext,
+    grant: &ConnectionGrant,
+) -> Result<UpstreamConnection, Refusal> {
+    let app = &context.app;
+    let credential = app.open_connection_credential(grant).await.map_err(|error| {
+        warn!(%error, "cannot open the account's credential");
+        Refusal::Internal
+    })?;
+    let credential = UpstreamCredential {
+        username: credential.username,
+        secret: match credential.secret {
+            TargetSecret::Password(password) => UpstreamSecret::Password(password),
+            TargetSecret::PrivateKey(key) => UpstreamSecret::PrivateKey(key),
+        },
+    };
+    let spec = &grant.target().spec;
+    let target = UpstreamTarget {
+        address: spec.address.as_str().to_owned(),
+        port: spec.port,
+        host_key_pin: spec.host_key_pin.clone(),
+    };
+    match upstream::connect(&target, &credential, &context.limits.upstream).await {
+        Ok(upstream) => Ok(upstream),
+        Err(UpstreamError::HostKeyMismatch { presented, .. } | UpstreamError::HostKeyNotPinned { presented }) => {
+            warn!(target = %spec.name, %presented, "the target's host key does not match its pin; refused");
+            if let Err(error) = app.record_host_key_mismatch(grant, &presented, ctx).await {
+                warn!(%error, "cannot record the host key mismatch");
+            }
+            Err(Refusal::HostKeyMismatch)
+        }
+        Err(UpstreamError::AuthenticationFailed | UpstreamError::InvalidPrivateKey { .. }) => {
+            warn!(target = %spec.name, "the target refused the account's credential");
+            Err(Refusal::TargetRefusedCredential)
+        }
+        Err(error) => {
+            warn!(target = %spec.name, %error, "cannot reach the target");
+            Err(Refusal::TargetUnreachable)
+        }
+    }
+}
+
+/// Removes the recording of a session that never started.
+async fn discard_recording(recorder: Recorder, directory: &Path) {
+    drop(recorder);
+    if let Err(error) = tokio::fs::remove_dir_all(directory).await {
+        debug!(%error, "cannot remove the recording of a session that never started");
+    }
+}

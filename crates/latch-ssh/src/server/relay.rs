@@ -1,0 +1,251 @@
+//! Relaying one session channel (shell, exec, subsystem such as sftp) between the person and the target.
+//!
+//! Each direction is its own pump, polled concurrently, so one side waiting for flow-control window never stops
+//! the other: a target process blocked on writing its output still gets the output read. Every hop is bounded:
+//! russh queues at most `channel_buffer_messages` messages per channel, and writes wait for the receiver's SSH
+//! window. Requests (pty-req, env, shell, exec, subsystem, window-change, signal) reach this relay in the order
+//! the client sent them, interleaved with the data, and are passed on in that order; the handler has already
+//! answered them (see `connection.rs`).
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+use latch_recording::{AsciicastHeader, SessionEvent};
+use russh::client::Msg as ClientMsg;
+use russh::server::{ChannelOpenHandle, Msg as ServerMsg};
+use russh::{Channel, ChannelMsg, ChannelOpenFailure, ChannelReadHalf, ChannelWriteHalf};
+use tokio::sync::OwnedSemaphorePermit;
+use tokio::time::timeout;
+use tracing::{debug, warn};
+
+use super::session::ActiveSession;
+
+/// How long the goodbye on a channel (message, EOF, close) may take when the session ends.
+pub(crate) const FAREWELL_LIMIT: Duration = Duration::from_millis(300);
+/// The terminal size recorded for a channel without a pty.
+const DEFAULT_COLS: u32 = 80;
+const DEFAULT_ROWS: u32 = 24;
+
+/// Why a relay stopped.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum End {
+    /// The person closed the channel (or their connection went away).
+    ClientClosed,
+    /// The target closed the channel or the connection.
+    TargetClosed,
+    /// The target refused to start the shell, command or subsystem.
+    TargetRefused,
+    /// The recording stopped: nothing more may be relayed.
+    RecordingStopped,
+    /// The session is ending.
+    SessionEnding,
+}
+
+/// The terminal the person asked for.
+#[derive(Debug, Clone)]
+struct Terminal {
+    term: String,
+    cols: u32,
+    rows: u32,
+}
+
+/// Opens the matching session channel on the target, confirms the person's channel and relays until either side
+/// closes or the session ends.
+pub(crate) async fn relay_session_channel(
+    session: Arc<ActiveSession>,
+    client: Channel<ServerMsg>,
+    reply: ChannelOpenHandle,
+    _channel_slot: OwnedSemaphorePermit,
+) {
+    let target = match session.upstream.open_session().await {
+        Ok(target) => target,
+        Err(error) => {
+            warn!(%error, "the target refused a session channel");
+            reply.reject(ChannelOpenFailure::ConnectFailed).await;
+            return;
+        }
+    };
+    reply.accept().await;
+    let number = client.id().number();
+    let (mut client_rx, client_tx) = client.split();
+    let (mut target_rx, target_tx) = target.split();
+    let recording = AtomicBool::new(false);
+    let mut requests = Requests { session: &session, number, terminal: None, started: false, recording: &recording };
+    let end = tokio::select! {
+        end = requests.pump_to_target(&mut client_rx, &target_tx) => end,
+        end = pump_to_client(&session, number, &recording, &mut target_rx, &client_tx) => end,
+        () = session.ending() => End::SessionEnding,
+    };
+    debug!(channel = number, ?end, "session channel relay ended");
+    if end == End::RecordingStopped {
+        session.end(latch_domain::gateway_session::SessionEndReason::RecordingFailed);
+    }
+    let farewell = if matches!(end, End::SessionEnding | End::RecordingStopped) { session.farewell() } else { None };
+    if end == End::TargetRefused {
+        tell(&client_tx, "the target refused to start this session").await;
+    }
+    close_both(&client_tx, &target_tx, farewell).await;
+    if recording.load(Ordering::Acquire) {
+        let _ = session.recorder.close_cast(number).await;
+    }
+}
+
+/// Sends the goodbye line (when there is one), EOF and close to the person, and close to the target, bounded.
+async fn close_both(
+    client: &ChannelWriteHalf<ServerMsg>,
+    target: &ChannelWriteHalf<ClientMsg>,
+    farewell: Option<&str>,
+) {
+    let goodbye = async {
+        if let Some(message) = farewell {
+            tell(client, message).await;
+        }
+        let _ = client.eof().await;
+        let _ = client.close().await;
+        let _ = target.close().await;
+    };
+    if timeout(FAREWELL_LIMIT, goodbye).await.is_err() {
+        debug!("channel goodbye timed out");
+    }
+}
+
+/// Writes `latch: <message>` on the person's stderr.
+async fn tell(client: &ChannelWriteHalf<ServerMsg>, message: &str) {
+    let line = format!("\r\nlatch: {message}\r\n");
+    let _ = timeout(FAREWELL_LIMIT, client.extended_data_bytes(1, line.into_bytes())).await;
+}
+
+/// The person-to-target direction, which also carries the channel requests.
+struct Requests<'a> {
+    session: &'a ActiveSession,
+    number: u32,
+    terminal: Option<Terminal>,
+    /// Whether the shell, command or subsystem was started (only the first start request counts).
+    started: bool,
+    /// Set once this channel's cast exists; the other direction records output from then on.
+    recording: &'a AtomicBool,
+}
+
+impl Requests<'_> {
+    async fn pump_to_target(&mut self, client: &mut ChannelReadHalf, target: &ChannelWriteHalf<ClientMsg>) -> End {
+        while let Some(message) = client.wait().await {
+            if let Err(end) = self.forward(message, target).await {
+                return end;
+            }
+        }
+        End::ClientClosed
+    }
+
+    async fn forward(&mut self, message: ChannelMsg, target: &ChannelWriteHalf<ClientMsg>) -> Result<(), End> {
+        let sent = match message {
+            ChannelMsg::Data { data } => {
+                if self.session.grant.record_input() && self.recording.load(Ordering::Acquire) {
+                    self.session.recorder.input(self.number, &data).await.map_err(|_| End::RecordingStopped)?;
+                }
+                self.session.count_to_target(data.len());
+                target.data_bytes(data).await
+            }
+            ChannelMsg::Eof => target.eof().await,
+            ChannelMsg::Close => return Err(End::ClientClosed),
+            ChannelMsg::RequestPty { term, col_width, row_height, pix_width, pix_height, terminal_modes, .. } => {
+                self.terminal = Some(Terminal { term: term.clone(), cols: col_width, rows: row_height });
+                target.request_pty(false, &term, col_width, row_height, pix_width, pix_height, &terminal_modes).await
+            }
+            ChannelMsg::SetEnv { variable_name, variable_value, .. } => {
+                target.set_env(false, variable_name, variable_value).await
+            }
+            ChannelMsg::RequestShell { .. } if !self.started => {
+                self.started = true;
+                self.open_cast("shell").await?;
+                target.request_shell(true).await
+            }
+            ChannelMsg::Exec { command, .. } if !self.started => {
+                self.started = true;
+                let line = String::from_utf8_lossy(&command).into_owned();
+                self.record(SessionEvent::Exec { command: line.clone() }).await?;
+                self.open_cast(&line).await?;
+                target.exec(true, command).await
+            }
+            ChannelMsg::RequestSubsystem { name, .. } if !self.started => {
+                self.started = true;
+                self.record(SessionEvent::Exec { command: format!("[subsystem] {name}") }).await?;
+                target.request_subsystem(true, name).await
+            }
+            ChannelMsg::WindowChange { col_width, row_height, pix_width, pix_height } => {
+                if self.recording.load(Ordering::Acquire) {
+                    let recorder = &self.session.recorder;
+                    recorder.resize(self.number, col_width, row_height).await.map_err(|_| End::RecordingStopped)?;
+                }
+                target.window_change(col_width, row_height, pix_width, pix_height).await
+            }
+            ChannelMsg::Signal { signal } => target.signal(signal).await,
+            // A second start request, X11 and agent forwarding were refused by the handler.
+            _ => Ok(()),
+        };
+        sent.map_err(|_| End::TargetClosed)
+    }
+
+    /// Creates this channel's cast before anything is relayed on it.
+    async fn open_cast(&mut self, title: &str) -> Result<(), End> {
+        let terminal =
+            self.terminal.clone().unwrap_or(Terminal { term: String::new(), cols: DEFAULT_COLS, rows: DEFAULT_ROWS });
+        let header = AsciicastHeader {
+            width: terminal.cols,
+            height: terminal.rows,
+            timestamp: self.session.app.now().as_unix_seconds(),
+            term: (!terminal.term.is_empty()).then_some(terminal.term),
+            title: Some(title.chars().take(200).collect()),
+        };
+        self.session.recorder.open_cast(self.number, header).await.map_err(|_| End::RecordingStopped)?;
+        self.recording.store(true, Ordering::Release);
+        Ok(())
+    }
+
+    async fn record(&self, event: SessionEvent) -> Result<(), End> {
+        self.session.recorder.event(event).await.map_err(|_| End::RecordingStopped)
+    }
+}
+
+/// The target-to-person direction: output, stderr, exit status and signal, EOF and close, exactly as sent.
+async fn pump_to_client(
+    session: &ActiveSession,
+    number: u32,
+    recording: &AtomicBool,
+    target: &mut ChannelReadHalf,
+    client: &ChannelWriteHalf<ServerMsg>,
+) -> End {
+    while let Some(message) = target.wait().await {
+        let sent = match message {
+            ChannelMsg::Data { data } => {
+                if recording.load(Ordering::Acquire) && session.recorder.output(number, &data).await.is_err() {
+                    return End::RecordingStopped;
+                }
+                session.count_from_target(data.len());
+                client.data_bytes(data).await
+            }
+            ChannelMsg::ExtendedData { data, ext } => {
+                if recording.load(Ordering::Acquire) && session.recorder.output(number, &data).await.is_err() {
+                    return End::RecordingStopped;
+                }
+                session.count_from_target(data.len());
+                client.extended_data_bytes(ext, data).await
+            }
+            ChannelMsg::ExitStatus { exit_status } => client.exit_status(exit_status).await,
+            ChannelMsg::ExitSignal { signal_name, core_dumped, error_message, lang_tag } => {
+                let id = client.id();
+                let sent = session.client.exit_signal_request(id, signal_name, core_dumped, error_message, lang_tag);
+                sent.await.map_err(|()| russh::Error::SendError)
+            }
+            ChannelMsg::Eof => client.eof().await,
+            ChannelMsg::Close => return End::TargetClosed,
+            // Only the start request asks for a reply; pty-req and env do not.
+            ChannelMsg::Failure => return End::TargetRefused,
+            _ => Ok(()),
+        };
+        if sent.is_err() {
+            return End::ClientClosed;
+        }
+    }
+    End::TargetClosed
+}
