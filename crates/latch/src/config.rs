@@ -77,7 +77,7 @@ pub enum TlsFiles {
 
 #[derive(Debug, Clone)]
 pub struct SshConfig {
-    /// Validated and kept for the SSH gateway; nothing listens on it yet.
+    /// Where the SSH gateway listens.
     pub listen: SocketAddr,
     /// An OpenSSH private key; an Ed25519 key is generated when absent.
     pub host_key: PathBuf,

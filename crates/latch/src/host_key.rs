@@ -1,6 +1,5 @@
 //! The SSH host key: an Ed25519 key in OpenSSH format, generated on first start. The SSH gateway
-//! (a later step) serves with it; for now `latch serve` only makes sure it exists and logs its
-//! fingerprint so that operators can publish it.
+//! serves with it, and `latch serve` logs its fingerprint so that operators can publish it.
 
 use crate::init::write_new_private_file;
 use anyhow::Context;
@@ -14,6 +13,7 @@ use zeroize::Zeroizing;
 /// What `latch serve` tells about the host key.
 #[derive(Debug, Clone)]
 pub struct HostKeyInfo {
+    pub key: PrivateKey,
     /// `SHA256:…`, as `ssh` shows it.
     pub fingerprint: String,
     /// Whether the key was generated just now.
@@ -26,12 +26,12 @@ pub fn load_or_generate(path: &Path) -> anyhow::Result<HostKeyInfo> {
     if path.exists() {
         let key = PrivateKey::read_openssh_file(path)
             .with_context(|| format!("cannot read the SSH host key {} (OpenSSH format expected)", path.display()))?;
-        return Ok(HostKeyInfo { fingerprint: fingerprint(&key), generated: false });
+        return Ok(HostKeyInfo { fingerprint: fingerprint(&key), key, generated: false });
     }
     let key = generate()?;
     let text = key.to_openssh(LineEnding::LF).context("encoding the SSH host key")?;
     write_new_private_file(path, text.as_bytes())?;
-    Ok(HostKeyInfo { fingerprint: fingerprint(&key), generated: true })
+    Ok(HostKeyInfo { fingerprint: fingerprint(&key), key, generated: true })
 }
 
 fn generate() -> anyhow::Result<PrivateKey> {

@@ -54,15 +54,14 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
         fingerprint = host_key.fingerprint,
         generated = host_key.generated,
         path = %config.ssh.host_key.display(),
-        ssh_listen = %config.ssh.listen,
-        "SSH host key (the SSH gateway is not enabled yet)"
+        "SSH host key"
     );
     // Bind before touching the vault, so that a busy port stops us before a one-time password
     // is generated and lost.
     let listener = TcpListener::bind(config.http.listen)
         .with_context(|| format!("cannot listen on {} (http.listen)", config.http.listen))?;
     let store = init::connect_store(&config).await?;
-    let result = serve_with_store(&config, &store, tls, listener).await;
+    let result = serve_with_store(&config, &store, tls, listener, host_key.key).await;
     store.close().await;
     result
 }
@@ -72,8 +71,20 @@ async fn serve_with_store(
     store: &Store,
     tls: ServerTls,
     listener: TcpListener,
+    host_key: russh::keys::PrivateKey,
 ) -> anyhow::Result<ExitCode> {
     let app = App::new(store.clone(), Arc::new(SystemClock), config.app.clone());
+    app.install_host_key_probe(Arc::new(SshHostKeyProbe));
+    let gateway_config = latch_ssh::GatewayConfig {
+        listen: config.ssh.listen,
+        host_key,
+        recordings_dir: config.recordings.dir.clone(),
+        limits: latch_ssh::GatewayLimits::default(),
+    };
+    let gateway = latch_ssh::GatewayServer::bind(app.clone(), gateway_config)
+        .await
+        .with_context(|| format!("cannot listen on {} (ssh.listen)", config.ssh.listen))?;
+    let ssh_address = gateway.local_addr()?;
     let local = listener.local_addr().context("the HTTPS listener has no address")?;
     let url = browser_url(local);
     match start_vault(&app, config).await? {
@@ -92,12 +103,48 @@ async fn serve_with_store(
     let mut tasks = Tasks::new(shutdown.clone());
     tasks.spawn(ExpirySweeper { app: app.clone(), every: ExpirySweeper::DEFAULT_INTERVAL });
     tasks.spawn(AccessSweeper { app: app.clone() });
+    tracing::info!(listen = %ssh_address, "serving the SSH gateway");
+    let gateway_stop = shutdown.child_token();
+    let gateway_task = tokio::spawn(gateway.run(gateway_stop.clone()));
     let served = serve_https(app, config, tls, listener, &url).await;
+    gateway_stop.cancel();
+    match tokio::time::timeout(SHUTDOWN_GRACE, gateway_task).await {
+        Ok(Ok(Ok(()))) => {}
+        Ok(Ok(Err(err))) => tracing::error!(error = %err, "the SSH gateway failed"),
+        Ok(Err(err)) => tracing::error!(error = %err, "the SSH gateway task panicked"),
+        Err(_) => tracing::warn!("the SSH gateway did not stop in time"),
+    }
     tasks.shutdown(SHUTDOWN_GRACE).await;
     served?;
     tracing::info!("stopped");
     Ok(ExitCode::SUCCESS)
 }
+
+/// Fetches host keys for `latch targets fetch-host-key` with the gateway's SSH client.
+#[derive(Debug)]
+struct SshHostKeyProbe;
+
+impl latch_app::HostKeyProbe for SshHostKeyProbe {
+    fn fetch<'a>(
+        &'a self,
+        address: &'a str,
+        port: u16,
+    ) -> std::pin::Pin<Box<dyn std::future::Future<Output = Result<latch_app::ProbedHostKey, String>> + Send + 'a>>
+    {
+        Box::pin(async move {
+            let key = latch_ssh::upstream::fetch_host_key(address, port, HOST_KEY_FETCH_TIMEOUT)
+                .await
+                .map_err(|err| err.to_string())?;
+            Ok(latch_app::ProbedHostKey {
+                fingerprint: key.fingerprint,
+                algorithm: key.algorithm,
+                openssh: key.openssh,
+            })
+        })
+    }
+}
+
+const HOST_KEY_FETCH_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
 
 /// Serves until a shutdown signal, then lets open connections finish for [`SHUTDOWN_GRACE`].
 async fn serve_https(

@@ -78,6 +78,11 @@ impl Server {
         panic!("latch serve could not start three times in a row");
     }
 
+    /// The port of the SSH gateway on 127.0.0.1.
+    pub fn ssh_port(&self) -> u16 {
+        self.ssh_port
+    }
+
     pub fn data_dir(&self) -> PathBuf {
         self.dir.path().join("data")
     }
