@@ -49,9 +49,70 @@ impl GatewayLogin {
     }
 }
 
+/// A routing hint a client sends before the SSH protocol starts (`latch ssh-proxy`, used by the ssh_config block
+/// of `latch ssh-config`), so that a plain `ssh root@db01` reaches account `root` on target `db01` as Latch user
+/// `alice`: the SSH user name is then only the account. It names; it never authenticates.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RouteHint {
+    pub user: Username,
+    pub target: TargetName,
+}
+
+/// The first bytes of a route hint line: `LATCH-ROUTE 1 <user> <target>\r\n`.
+pub const ROUTE_HINT_PREFIX: &str = "LATCH-ROUTE ";
+/// The longest route hint line accepted, with its line ending.
+pub const MAX_ROUTE_HINT_LINE: usize = 256;
+
+impl RouteHint {
+    /// Parses one hint line (with or without its line ending).
+    pub fn parse_line(line: &str) -> Result<RouteHint, DomainError> {
+        let invalid = || DomainError::invalid("route hint", "must be LATCH-ROUTE 1 <user> <target>".to_owned());
+        let rest = line.trim_end_matches(['\r', '\n']).strip_prefix(ROUTE_HINT_PREFIX).ok_or_else(invalid)?;
+        match rest.split(' ').collect::<Vec<_>>().as_slice() {
+            ["1", user, target] => Ok(RouteHint { user: Username::parse(user)?, target: TargetName::parse(target)? }),
+            _ => Err(invalid()),
+        }
+    }
+
+    /// The line a client sends.
+    pub fn line(&self) -> String {
+        format!("{ROUTE_HINT_PREFIX}1 {} {}\r\n", self.user, self.target)
+    }
+}
+
+impl GatewayLogin {
+    /// The login for the SSH user name `ssh_user` on a connection that sent `hint`: a full login name
+    /// (`alice@root@db01`) is taken as it is; a bare name is the account on the hinted target as the hinted user.
+    pub fn with_hint(ssh_user: &str, hint: Option<&RouteHint>) -> Result<GatewayLogin, DomainError> {
+        match hint {
+            Some(hint) if !SEPARATORS.iter().any(|s| ssh_user.contains(*s)) => Ok(GatewayLogin {
+                user: hint.user.clone(),
+                account: Some(AccountName::parse(ssh_user)?),
+                target: hint.target.clone(),
+            }),
+            _ => GatewayLogin::parse(ssh_user),
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn route_hints() {
+        let hint = RouteHint::parse_line("LATCH-ROUTE 1 alice db01\r\n").unwrap();
+        assert_eq!((hint.user.as_str(), hint.target.as_str()), ("alice", "db01"));
+        assert_eq!(RouteHint::parse_line(&hint.line()), Ok(hint.clone()));
+        for bad in ["LATCH-ROUTE 2 alice db01", "LATCH-ROUTE 1 alice", "SSH-2.0-OpenSSH", "LATCH-ROUTE 1 a@b db01"] {
+            assert!(RouteHint::parse_line(bad).is_err(), "{bad}");
+        }
+        let via_hint = GatewayLogin::with_hint("root", Some(&hint)).unwrap();
+        assert_eq!(via_hint, GatewayLogin::parse("alice@root@db01").unwrap());
+        let explicit = GatewayLogin::with_hint("bob@db02", Some(&hint)).unwrap();
+        assert_eq!(explicit, GatewayLogin::parse("bob@db02").unwrap());
+        assert!(GatewayLogin::with_hint("root", None).is_err());
+    }
 
     #[test]
     fn parses_logins() {

@@ -4,6 +4,7 @@
 #![expect(clippy::unwrap_used, clippy::panic, reason = "test helpers fail the test by panicking")]
 
 #[path = "cli/harness.rs"]
+#[expect(dead_code, reason = "the harness serves several test binaries; this one uses part of it")]
 mod harness;
 
 use harness::{ADMIN_PASSWORD, Cli, Server};

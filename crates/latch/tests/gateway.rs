@@ -10,8 +10,7 @@
 mod harness;
 
 use harness::{Cli, Server};
-use latch_testkit::sshd::TestSshd;
-use serde_json::{Value, json};
+use serde_json::json;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
@@ -52,13 +51,31 @@ fn grant_through_the_gateway_from_first_use_to_expiry() {
     admin.run(&["policies", "create", "--file", file.to_str().unwrap()]).success();
 
     // A grant ending in a few seconds; connect, then keep a command running past the end.
-    let until = rfc3339_in(Duration::from_secs(6));
+    let until = rfc3339_in(Duration::from_secs(12));
     let granted = alice.run(&["request", "db01", "--reason", "restart the replica", "--until", &until, "--json"]);
     let granted = granted.success().json();
     assert_eq!(granted["request"]["status"], "approved", "{granted}");
     let ran = ssh(&server, &alice_key, "alice@db01", "echo through-latch; exit 3");
     assert_eq!(String::from_utf8_lossy(&ran.stdout), "through-latch\n", "{}", describe(&ran));
     assert_eq!(ran.status.code(), Some(3));
+
+    // `latch ssh-config` makes a plain `ssh ACCOUNT@TARGET` go through the gateway.
+    let gateway = format!("127.0.0.1:{}", server.ssh_port());
+    let block = alice.run(&["ssh-config", "--gateway", &gateway, "db01"]).success().stdout;
+    let config = keys.path().join("ssh_config");
+    std::fs::write(&config, &block).unwrap();
+    let account_login = format!("{}@db01", sshd.user().name);
+    let plain = Command::new("ssh")
+        .arg("-F")
+        .arg(&config)
+        .args(["-o", "BatchMode=yes", "-o", "StrictHostKeyChecking=no", "-o", "UserKnownHostsFile=/dev/null"])
+        .args(["-o", "IdentitiesOnly=yes", "-o", "LogLevel=ERROR", "-i"])
+        .arg(&alice_key)
+        .args([account_login.as_str(), "echo via-ssh-config"])
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    assert_eq!(String::from_utf8_lossy(&plain.stdout), "via-ssh-config\n", "{block}\n{}", describe(&plain));
 
     let ends_at = parse_time(granted["grant"]["ends_at"].as_str().unwrap());
     let started = Instant::now();

@@ -16,7 +16,7 @@ use std::borrow::Cow;
 
 use latch_app::{App, AppError, ConnectionGrant, GatewayIdentity, RequestContext};
 use latch_domain::Timestamp;
-use latch_domain::gateway_login::GatewayLogin;
+use latch_domain::gateway_login::{GatewayLogin, RouteHint};
 use latch_domain::target::Protocol;
 use latch_vault::SecretString;
 use russh::keys::PublicKey;
@@ -42,6 +42,8 @@ pub(crate) struct Authorized {
 pub(crate) struct Authenticator {
     app: App,
     ctx: RequestContext,
+    /// The route hint the client sent before SSH, if any: then a bare SSH user name is the account.
+    route: Option<RouteHint>,
     state: State,
 }
 
@@ -96,8 +98,12 @@ enum Decision {
 }
 
 impl Authenticator {
-    pub(crate) fn new(app: App, ctx: RequestContext) -> Authenticator {
-        Authenticator { app, ctx, state: State::Fresh }
+    pub(crate) fn new(app: App, ctx: RequestContext, route: Option<RouteHint>) -> Authenticator {
+        Authenticator { app, ctx, route, state: State::Fresh }
+    }
+
+    fn parse_login(&self, user: &str) -> Result<GatewayLogin, latch_domain::DomainError> {
+        GatewayLogin::with_hint(user, self.route.as_ref())
     }
 
     /// The authorization, once a method accepted; taken once.
@@ -113,7 +119,7 @@ impl Authenticator {
 
     /// Whether a key may be used to sign; only spares the client a signature, never decides.
     pub(crate) async fn key_offered(&mut self, user: &str, key: &PublicKey) -> Auth {
-        let Ok(login) = GatewayLogin::parse(user) else { return refuse() };
+        let Ok(login) = self.parse_login(user) else { return refuse() };
         match self.app.gateway_key_registered(login.user.as_str(), &fingerprint(key)).await {
             Ok(true) => Auth::Accept,
             Ok(false) => refuse(),
@@ -123,7 +129,7 @@ impl Authenticator {
 
     /// A key whose signature russh verified.
     pub(crate) async fn key_verified(&mut self, user: &str, key: &PublicKey) -> Auth {
-        let Ok(login) = GatewayLogin::parse(user) else { return self.refuse() };
+        let Ok(login) = self.parse_login(user) else { return self.refuse() };
         let identity = match self.app.gateway_login_with_key(login.user.as_str(), &fingerprint(key), &self.ctx).await {
             Ok(identity) => identity,
             Err(error) => return self.refused_login(&error),
@@ -139,7 +145,7 @@ impl Authenticator {
 
     /// The `password` method: no second factor can be given here.
     pub(crate) async fn password(&mut self, user: &str, password: &str) -> Auth {
-        let Ok(login) = GatewayLogin::parse(user) else { return self.refuse() };
+        let Ok(login) = self.parse_login(user) else { return self.refuse() };
         let password = SecretString::new(password.to_owned());
         let identity = match self.app.gateway_login_with_password(login.user.as_str(), &password, None, &self.ctx).await
         {
@@ -203,7 +209,7 @@ impl Authenticator {
     }
 
     async fn answer_password(&mut self, login: String, password: String) -> Auth {
-        let Ok(parsed) = GatewayLogin::parse(&login) else { return self.refuse() };
+        let Ok(parsed) = self.parse_login(&login) else { return self.refuse() };
         let password = SecretString::new(password);
         match self.app.gateway_login_with_password(parsed.user.as_str(), &password, None, &self.ctx).await {
             Ok(identity) => self.authorized_by_keyboard(login, &identity).await,
@@ -215,7 +221,7 @@ impl Authenticator {
     }
 
     async fn answer_password_code(&mut self, login: String, password: SecretString, code: &str) -> Auth {
-        let Ok(parsed) = GatewayLogin::parse(&login) else { return self.refuse() };
+        let Ok(parsed) = self.parse_login(&login) else { return self.refuse() };
         match self.app.gateway_login_with_password(parsed.user.as_str(), &password, Some(code), &self.ctx).await {
             Ok(identity) => self.authorized_by_keyboard(login, &identity).await,
             Err(error) => self.refused_login(&error),
@@ -224,7 +230,7 @@ impl Authenticator {
 
     /// After an identity was established inside keyboard-interactive: the next step is asked at once.
     async fn authorized_by_keyboard(&mut self, login: String, identity: &GatewayIdentity) -> Auth {
-        let Ok(parsed) = GatewayLogin::parse(&login) else { return self.refuse() };
+        let Ok(parsed) = self.parse_login(&login) else { return self.refuse() };
         match self.authorize(identity, &parsed).await {
             Decision::Allowed(grant) => self.accept(grant, None),
             Decision::NeedsConsent(grant) => {

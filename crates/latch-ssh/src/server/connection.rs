@@ -4,6 +4,7 @@
 //! [`Authenticator`]; once active, channel events start relays on the [`ActiveSession`]. Every decision about what
 //! a person may do comes from the grant `latch-app` issued.
 
+use latch_domain::gateway_login::RouteHint;
 use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -62,9 +63,14 @@ pub(crate) struct Connection {
 }
 
 impl Connection {
-    pub(crate) fn new(context: Arc<ServerContext>, peer: SocketAddr, milestones: Milestones) -> Connection {
+    pub(crate) fn new(
+        context: Arc<ServerContext>,
+        peer: SocketAddr,
+        route: Option<RouteHint>,
+        milestones: Milestones,
+    ) -> Connection {
         let ctx = RequestContext::from_ip(peer.ip());
-        let authenticator = Authenticator::new(context.app.clone(), ctx.clone());
+        let authenticator = Authenticator::new(context.app.clone(), ctx.clone(), route);
         Connection {
             context,
             ctx,

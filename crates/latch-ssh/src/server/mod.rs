@@ -21,6 +21,7 @@ mod handler;
 mod limits;
 mod recording;
 mod relay;
+mod route;
 mod session;
 mod stream;
 mod supervisor;

@@ -26,6 +26,7 @@ use super::ServerContext;
 use super::connection::{Connection, Milestones};
 use super::establish::Established;
 use super::handler::GatewayHandler;
+use super::route::{RouteStart, read_route_hint};
 use super::session::ActiveSession;
 use super::stream::KillableStream;
 
@@ -57,13 +58,19 @@ async fn serve_connection(
     unauthenticated: OwnedSemaphorePermit,
     shutdown: CancellationToken,
 ) {
+    let mut stream = stream;
+    let route = match read_route_hint(&mut stream).await {
+        RouteStart::Plain => None,
+        RouteStart::Hint(hint) => Some(hint),
+        RouteStart::Invalid => return debug!("closing a connection: malformed route hint"),
+    };
     // Whatever way this function returns, the client's stream is cut.
     let kill = CancellationToken::new();
     let _kill_on_return = kill.clone().drop_guard();
     let stream = KillableStream::new(stream, kill);
     let (authenticated, authenticated_rx) = oneshot::channel();
     let (established, established_rx) = oneshot::channel();
-    let connection = Connection::new(context.clone(), peer, Milestones { authenticated, established });
+    let connection = Connection::new(context.clone(), peer, route, Milestones { authenticated, established });
     let deadline = Instant::now() + context.limits.auth_timeout;
     let handshake =
         timeout_at(deadline, run_stream(context.russh_config.clone(), stream, GatewayHandler::new(connection)));

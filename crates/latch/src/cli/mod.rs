@@ -21,6 +21,7 @@ mod session;
 mod sessions;
 mod settings;
 mod show;
+mod ssh_config;
 mod ssh_keys;
 mod targets;
 mod users;
@@ -53,6 +54,11 @@ pub enum ClientCommand {
     Groups(groups::GroupsArgs),
     /// Manage the SSH public keys you (or, as admin, other users) log in to the SSH gateway with.
     SshKeys(ssh_keys::SshKeysArgs),
+    /// Print an ssh_config block so that plain `ssh ACCOUNT@TARGET` goes through the SSH gateway.
+    SshConfig(ssh_config::SshConfigArgs),
+    /// Relay one SSH connection to the gateway with a route hint (run by ssh as ProxyCommand).
+    #[command(hide = true)]
+    SshProxy(ssh_config::SshProxyArgs),
     /// Manage targets (the hosts Latch gives access to) and export or import the inventory.
     Targets(targets::TargetsArgs),
     /// Manage accounts on targets and their secrets.
@@ -104,6 +110,8 @@ pub async fn run(command: ClientCommand) -> anyhow::Result<ExitCode> {
 async fn dispatch(command: ClientCommand) -> anyhow::Result<ExitCode> {
     match command {
         ClientCommand::Login(args) => session::login(args).await,
+        ClientCommand::SshConfig(args) => ssh_config::ssh_config(args).await,
+        ClientCommand::SshProxy(args) => ssh_config::ssh_proxy(args).await,
         ClientCommand::Logout(out) => session::logout(out).await,
         ClientCommand::Whoami(out) => session::whoami(out).await,
         ClientCommand::Passwd(args) => session::passwd(args).await,
