@@ -81,6 +81,7 @@ pub struct SshConfig {
     pub listen: SocketAddr,
     /// An OpenSSH private key; an Ed25519 key is generated when absent.
     pub host_key: PathBuf,
+    pub limits: latch_ssh::GatewayLimits,
 }
 
 #[derive(Debug, Clone)]
@@ -285,6 +286,7 @@ fn resolve(
     let ssh = SshConfig {
         listen: resolve_listen(layered.ssh_listen, DEFAULT_SSH_LISTEN)?,
         host_key: absolute(file.ssh.host_key.as_deref(), || data_dir.join("ssh_host_ed25519_key"))?,
+        limits: resolve_gateway_limits(&file.ssh, name)?,
     };
     if http.listen == ssh.listen && http.listen.port() != 0 {
         return Err(UsageError(format!("http.listen and ssh.listen are both {}", http.listen)));
@@ -365,6 +367,34 @@ fn resolve_body_limit(value: Option<i64>, name: &FileName<'_>) -> Result<usize, 
         )));
     }
     usize::try_from(bytes).map_err(|_| UsageError(format!("{} is too large", name.key("http.max_body_bytes"))))
+}
+
+fn resolve_gateway_limits(ssh: &dto::SshSection, name: &FileName<'_>) -> Result<latch_ssh::GatewayLimits, UsageError> {
+    let defaults = latch_ssh::GatewayLimits::default();
+    let in_range = |value: Option<i64>, default: usize, key: &str, max: i64| -> Result<usize, UsageError> {
+        let Some(value) = value else { return Ok(default) };
+        if !(1..=max).contains(&value) {
+            return Err(UsageError(format!("{} must be between 1 and {max}, not {value}", name.key(key))));
+        }
+        usize::try_from(value).map_err(|_| UsageError(format!("{} is too large", name.key(key))))
+    };
+    let auth_timeout = in_range(ssh.auth_timeout_seconds, 30, "ssh.auth_timeout_seconds", 600)?;
+    Ok(latch_ssh::GatewayLimits {
+        max_sessions_per_user: in_range(
+            ssh.max_sessions_per_user,
+            defaults.max_sessions_per_user,
+            "ssh.max_sessions_per_user",
+            100_000,
+        )?,
+        max_unauthenticated_connections: in_range(
+            ssh.max_unauthenticated_connections,
+            defaults.max_unauthenticated_connections,
+            "ssh.max_unauthenticated_connections",
+            100_000,
+        )?,
+        auth_timeout: std::time::Duration::from_secs(u64::try_from(auth_timeout).unwrap_or(30)),
+        ..defaults
+    })
 }
 
 fn resolve_app_config(auth: &dto::AuthSection, name: &FileName<'_>) -> Result<AppConfig, UsageError> {
@@ -543,6 +573,20 @@ mod tests {
         check(Some("[auth]\ntotp_issuer = \"a:b\"\n"), &dir, "auth.totp_issuer");
         check(Some("[auth]\nlockout_max_failures = \"five\"\n"), &dir, "lockout_max_failures");
         check(Some("[http]\nlisten = \"127.0.0.1:9\"\n[ssh]\nlisten = \"127.0.0.1:9\"\n"), &dir, "both 127.0.0.1:9");
+        check(Some("[ssh]\nmax_sessions_per_user = 0\n"), &dir, "ssh.max_sessions_per_user");
+        check(Some("[ssh]\nauth_timeout_seconds = 601\n"), &dir, "ssh.auth_timeout_seconds");
+    }
+
+    #[test]
+    fn gateway_limits_are_read() {
+        let toml =
+            "[ssh]\nmax_sessions_per_user = 600\nmax_unauthenticated_connections = 200\nauth_timeout_seconds = 20\n";
+        let config = load(Some(toml), &[(ENV_DATA_DIR, "/d")], ConfigArgs::default()).unwrap();
+        assert_eq!(config.ssh.limits.max_sessions_per_user, 600);
+        assert_eq!(config.ssh.limits.max_unauthenticated_connections, 200);
+        assert_eq!(config.ssh.limits.auth_timeout, std::time::Duration::from_secs(20));
+        let defaults = load(None, &[(ENV_DATA_DIR, "/d")], ConfigArgs::default()).unwrap();
+        assert_eq!(defaults.ssh.limits, latch_ssh::GatewayLimits::default());
     }
 
     #[test]

@@ -79,7 +79,7 @@ async fn serve_with_store(
         listen: config.ssh.listen,
         host_key,
         recordings_dir: config.recordings.dir.clone(),
-        limits: latch_ssh::GatewayLimits::default(),
+        limits: config.ssh.limits.clone(),
     };
     let gateway = latch_ssh::GatewayServer::bind(app.clone(), gateway_config)
         .await

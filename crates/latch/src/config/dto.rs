@@ -40,6 +40,9 @@ pub struct HttpSection {
 pub struct SshSection {
     pub listen: Option<String>,
     pub host_key: Option<PathBuf>,
+    pub max_sessions_per_user: Option<i64>,
+    pub max_unauthenticated_connections: Option<i64>,
+    pub auth_timeout_seconds: Option<i64>,
 }
 
 /// `[recordings]`
