@@ -16,6 +16,8 @@ use std::time::Duration;
 
 /// How long connecting may take before the client gives up.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(15);
+/// The longest line [`LineStream`] accepts.
+const MAX_STREAMED_LINE: usize = 8 << 20;
 
 /// What went wrong with a call.
 #[derive(Debug, thiserror::Error)]
@@ -131,6 +133,17 @@ impl Client {
         Err(api_error(status, &bytes))
     }
 
+    /// Sends `builder` and hands out a successful answer line by line as it arrives.
+    async fn lines(&self, builder: RequestBuilder) -> Result<LineStream, ClientError> {
+        let response = builder.send().await.map_err(|err| ClientError::Transport(error_chain(&err)))?;
+        let status = response.status();
+        if status.is_success() {
+            return Ok(LineStream { response, buffer: Vec::new() });
+        }
+        let bytes = response.bytes().await.map_err(|err| ClientError::Transport(error_chain(&err)))?;
+        Err(api_error(status, &bytes))
+    }
+
     async fn get<T: DeserializeOwned>(&self, segments: &[&str]) -> Result<T, ClientError> {
         self.json(self.request(Method::GET, segments)?).await
     }
@@ -162,6 +175,39 @@ impl Client {
     async fn delete(&self, segments: &[&str]) -> Result<(), ClientError> {
         self.empty(self.request(Method::DELETE, segments)?).await
     }
+}
+
+/// An answer the server streams as lines of text (such as a live session watch), read as they arrive.
+#[derive(Debug)]
+pub struct LineStream {
+    response: reqwest::Response,
+    buffer: Vec<u8>,
+}
+
+impl LineStream {
+    /// The next line, without its newline; `None` once the server has ended the answer.
+    pub async fn next_line(&mut self) -> Result<Option<String>, ClientError> {
+        loop {
+            if let Some(end) = self.buffer.iter().position(|byte| *byte == b'\n') {
+                let mut line: Vec<u8> = self.buffer.drain(..=end).collect();
+                line.pop();
+                return text_line(line).map(Some);
+            }
+            let chunk = self.response.chunk().await.map_err(|err| ClientError::Transport(error_chain(&err)))?;
+            match chunk {
+                Some(chunk) => self.buffer.extend_from_slice(&chunk),
+                None if self.buffer.is_empty() => return Ok(None),
+                None => return text_line(std::mem::take(&mut self.buffer)).map(Some),
+            }
+            if self.buffer.len() > MAX_STREAMED_LINE {
+                return Err(ClientError::Decode(format!("a streamed line is longer than {MAX_STREAMED_LINE} bytes")));
+            }
+        }
+    }
+}
+
+fn text_line(line: Vec<u8>) -> Result<String, ClientError> {
+    String::from_utf8(line).map_err(|_| ClientError::Decode("a streamed line is not UTF-8".to_owned()))
 }
 
 /// Connects to `base_url` accepting whatever certificate it shows, only to read that

@@ -25,6 +25,9 @@ pub struct AccountView {
     pub has_secret: bool,
     pub api_enabled: bool,
     pub rotate_after_use: bool,
+    /// Check-outs are exclusive (one holder at a time) rather than shared.
+    #[serde(default = "exclusive_by_default")]
+    pub exclusive_checkout: bool,
     pub description: String,
     pub secret_updated_at: Option<String>,
     pub created_at: String,
@@ -98,6 +101,9 @@ pub struct CreateAccountRequest {
     pub api_enabled: bool,
     #[serde(default)]
     pub rotate_after_use: bool,
+    /// Check-outs are exclusive (one holder at a time; the default) or shared (`false`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub exclusive_checkout: Option<bool>,
     #[serde(default)]
     pub description: String,
 }
@@ -106,11 +112,16 @@ fn default_secret_kind() -> String {
     "password".to_owned()
 }
 
+fn exclusive_by_default() -> bool {
+    true
+}
+
 #[derive(Clone, Default, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct UpdateAccountRequest {
     pub api_enabled: Option<bool>,
     pub rotate_after_use: Option<bool>,
+    pub exclusive_checkout: Option<bool>,
     pub description: Option<String>,
     /// A new secret; stored encrypted, never returned.
     pub secret: Option<String>,
@@ -150,9 +161,9 @@ pub struct ImportReportView {
     pub accounts_updated: i64,
 }
 
-crate::redact::redacted_debug!(CreateAccountRequest { username, secret_kind, api_enabled, rotate_after_use, description } hides { secret });
+crate::redact::redacted_debug!(CreateAccountRequest { username, secret_kind, api_enabled, rotate_after_use, exclusive_checkout, description } hides { secret });
 
-crate::redact::redacted_debug!(UpdateAccountRequest { api_enabled, rotate_after_use, description } hides { secret });
+crate::redact::redacted_debug!(UpdateAccountRequest { api_enabled, rotate_after_use, exclusive_checkout, description } hides { secret });
 
 /// The SSH host key a target presented when Latch connected to it (not yet trusted).
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema, PartialEq, Eq)]

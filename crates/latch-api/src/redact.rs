@@ -51,6 +51,7 @@ mod tests {
             format!("{:?}", PasswordResetView { one_time_password: s() }),
             format!("{:?}", CreateAccountRequest { username: "root".into(), secret: Some(s()), ..Default::default() }),
             format!("{:?}", UpdateAccountRequest { secret: Some(s()), ..Default::default() }),
+            format!("{:?}", RevealedSecretView { checkout_id: "c".into(), secret: s() }),
             format!(
                 "{:?}",
                 TokenRequest {

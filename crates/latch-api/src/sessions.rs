@@ -45,3 +45,35 @@ pub struct SessionListParams {
     pub limit: Option<i64>,
     pub offset: Option<i64>,
 }
+
+/// The media type of a live session watch (`GET /api/v1/sessions/{session}/watch`): asciicast v2, one JSON value
+/// per line.
+pub const ASCIICAST_CONTENT_TYPE: &str = "application/x-asciicast";
+
+/// The first line of an asciicast v2 stream.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct AsciicastHeaderView {
+    pub version: u32,
+    pub width: u32,
+    pub height: u32,
+    /// Unix seconds when the stream (watching, for a live session) began.
+    pub timestamp: Option<i64>,
+    pub title: Option<String>,
+}
+
+/// Every later line of an asciicast v2 stream: `[seconds, code, data]`, where code is `o` (output), `i` (input),
+/// `r` (resize, data `COLSxROWS`) or `m` (marker).
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct AsciicastEventView(pub f64, pub String, pub String);
+
+impl AsciicastEventView {
+    pub fn seconds(&self) -> f64 {
+        self.0
+    }
+    pub fn code(&self) -> &str {
+        &self.1
+    }
+    pub fn data(&self) -> &str {
+        &self.2
+    }
+}

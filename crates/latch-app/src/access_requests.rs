@@ -3,6 +3,7 @@
 //! The request's policy is chosen and checked when it is made; approving creates the grant in the same
 //! transaction as the final approval. Deciders lock the request row first, so concurrent decisions have one winner.
 
+use crate::incidents::{CheckTrace, IncidentCheck, ValidatedIncident};
 use crate::{App, AppError, AuthenticatedUser, Principal, RequestContext};
 use latch_domain::access_request::{
     AccessRequest, Approval, Decider, Decision, DecisionEffect, RequestDetails, RequestRefusal, RequestStatus,
@@ -13,8 +14,9 @@ use latch_domain::audit::{AccessEvent, AuditActor, AuditEvent, Window};
 use latch_domain::grant::{Grant, GrantOrigin};
 use latch_domain::names::AccountName;
 use latch_domain::permission::{Permission, Role};
-use latch_domain::policy::{AccessMode, Policy, RequestWindow, Requester, policy_for_request};
+use latch_domain::policy::{AccessMode, ApprovalRule, Policy, RequestWindow, Requester, policy_for_request};
 use latch_domain::target::Target;
+use latch_domain::user::User;
 use latch_domain::{AccessRequestId, GrantId, GroupId, TimeSpan, Timestamp};
 use latch_store::Tx;
 use latch_store::access_requests::{RequestFilter, Resolution};
@@ -43,6 +45,20 @@ pub struct RequestOutcome {
     pub grant: Option<Grant>,
 }
 
+/// A request that passed its checks and is ready to be stored.
+#[derive(Debug, Clone)]
+pub(crate) struct CheckedRequest {
+    pub(crate) target: Target,
+    pub(crate) account: Account,
+    pub(crate) policy: Policy,
+    pub(crate) rule: ApprovalRule,
+    pub(crate) starts_at: Timestamp,
+    /// Capped at the incident task's expiry when an integration validated the request.
+    pub(crate) ends_at: Timestamp,
+    pub(crate) details: RequestDetails,
+    pub(crate) incident: Option<ValidatedIncident>,
+}
+
 /// Which requests to list.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum RequestScope {
@@ -57,7 +73,9 @@ pub enum RequestScope {
 const MAX_PAGE: i64 = 500;
 
 impl App {
-    /// Requests access for the calling user. Refusals by policy say why.
+    /// Requests access for the calling user. Refusals by policy say why. When the policy names an incident
+    /// integration, the ticket and the chosen task are checked with it first, and the window ends at the task's
+    /// expiry at most; a lookup that fails or times out refuses the request.
     pub async fn request_access(
         &self,
         principal: &Principal,
@@ -66,43 +84,9 @@ impl App {
     ) -> Result<RequestOutcome, AppError> {
         principal.require(Permission::RequestsWrite)?;
         let me = principal.as_user()?;
+        let checked = self.check_request(me.user(), &new, None, &mut CheckTrace::default()).await?;
+        let CheckedRequest { target, account, policy, rule, starts_at, ends_at, details, incident } = checked;
         let now = self.now();
-        let details = RequestDetails::new(&new.reason, new.ticket.as_deref(), new.task.as_deref())?;
-        let starts_at = new.starts_at.unwrap_or(now).max(now);
-        let ends_at = match (new.ends_at, new.duration) {
-            (Some(end), None) => end,
-            (None, Some(duration)) => starts_at.plus(duration),
-            _ => return Err(AppError::BadRequest("give either an end time or a duration".to_owned())),
-        };
-        let target = self.find_target(&new.target).await?;
-        let mut conn = self.store().read().await?;
-        let groups = group_ids(&mut conn, me).await?;
-        let policies = latch_store::policies::list(&mut conn).await?;
-        let accounts = match &new.account {
-            Some(name) => {
-                let name = AccountName::parse(name)?;
-                let found = latch_store::accounts::find_on_target(&mut conn, target.id, &name).await?;
-                vec![found.ok_or(AppError::NotFound("account"))?]
-            }
-            None => latch_store::accounts::list_for_target(&mut conn, target.id).await?,
-        };
-        drop(conn);
-        let who = Requester { user_id: me.user().id, groups: &groups };
-        let window = RequestWindow {
-            starts_at,
-            ends_at,
-            ticket: details.ticket.as_deref(),
-            requester_has_mfa: me.user().totp_enrolled,
-        };
-        let (account, policy) = pick_account(&policies, who, &target, accounts, &window, now)?;
-        if policy.spec.rules.integration.is_some() {
-            return Err(AppError::BadRequest(
-                "this policy needs an incident integration, and none is configured on this Latch".to_owned(),
-            ));
-        }
-        let AccessMode::OnRequest(rule) = policy.spec.rules.mode else {
-            return Err(AppError::BadRequest(latch_domain::policy::PolicyRefusal::StandingAccess.to_string()));
-        };
         let request = AccessRequest {
             id: AccessRequestId::from_uuid(Uuid::new_v4()),
             requester: me.user().id,
@@ -134,6 +118,9 @@ impl App {
             window,
         };
         self.audit(&mut tx, ctx, &actor, AuditEvent::Access(event)).await?;
+        if let Some(incident) = &incident {
+            self.bind_incident(&mut tx, ctx, &actor, request.id, incident).await?;
+        }
         let (request, grant) = if rule.approvals_required == 0 {
             let grant = self.approve(&mut tx, request.clone(), None, None, &AuditActor::System, ctx).await?;
             let approved = AccessRequest {
@@ -148,6 +135,74 @@ impl App {
         };
         tx.commit().await?;
         Ok(RequestOutcome { request, grant })
+    }
+
+    /// Checks a request of `requester` against the policies and, when the deciding policy names one, its incident
+    /// integration, without writing anything. Test mode (`only_integration`) runs this same check and refuses a
+    /// policy that does not use the integration under test before asking it anything.
+    pub(crate) async fn check_request(
+        &self,
+        requester: &User,
+        new: &NewAccessRequest,
+        only_integration: Option<&str>,
+        trace: &mut CheckTrace,
+    ) -> Result<CheckedRequest, AppError> {
+        let now = self.now();
+        let details = RequestDetails::new(&new.reason, new.ticket.as_deref(), new.task.as_deref())?;
+        let starts_at = new.starts_at.unwrap_or(now).max(now);
+        let ends_at = match (new.ends_at, new.duration) {
+            (Some(end), None) => end,
+            (None, Some(duration)) => starts_at.plus(duration),
+            _ => return Err(AppError::BadRequest("give either an end time or a duration".to_owned())),
+        };
+        let target = self.find_target(&new.target).await?;
+        let mut conn = self.store().read().await?;
+        let groups: Vec<GroupId> =
+            latch_store::groups::of_user(&mut conn, requester.id).await?.iter().map(|g| g.id).collect();
+        let policies = latch_store::policies::list(&mut conn).await?;
+        let accounts = match &new.account {
+            Some(name) => {
+                let name = AccountName::parse(name)?;
+                let found = latch_store::accounts::find_on_target(&mut conn, target.id, &name).await?;
+                vec![found.ok_or(AppError::NotFound("account"))?]
+            }
+            None => latch_store::accounts::list_for_target(&mut conn, target.id).await?,
+        };
+        drop(conn);
+        let who = Requester { user_id: requester.id, groups: &groups };
+        let window = RequestWindow {
+            starts_at,
+            ends_at,
+            ticket: details.ticket.as_deref(),
+            requester_has_mfa: requester.totp_enrolled,
+        };
+        let (account, policy) = pick_account(&policies, who, &target, accounts, &window, now)?;
+        trace.policy = Some(policy.spec.name.to_string());
+        trace.account = Some(account.spec.username.to_string());
+        let AccessMode::OnRequest(rule) = policy.spec.rules.mode else {
+            return Err(AppError::BadRequest(latch_domain::policy::PolicyRefusal::StandingAccess.to_string()));
+        };
+        let integration = policy.spec.rules.integration.as_deref();
+        if let Some(expected) = only_integration
+            && integration != Some(expected)
+        {
+            return Err(AppError::BadRequest(format!(
+                "the policy {} decides this request and does not use the incident integration {expected:?}",
+                policy.spec.name
+            )));
+        }
+        let (incident, ends_at) = match integration {
+            Some(integration) => {
+                let ask =
+                    IncidentCheck { integration, requester, target: &target, account: &account, starts_at, ends_at };
+                let (incident, capped) = self.check_incident(&ask, &details, trace).await?;
+                (Some(incident), capped)
+            }
+            None => (None, ends_at),
+        };
+        trace.window = Some((starts_at, ends_at));
+        let policy = policy.clone();
+        Ok(CheckedRequest { target, account, policy, rule, starts_at, ends_at, details, incident })
     }
 
     /// Approves or denies a pending request. Returns the request as it now stands and the grant if this was the
@@ -370,6 +425,7 @@ impl App {
             policy_id: Some(request.policy_id),
             request_id: Some(request.id),
             origin: GrantOrigin::Request,
+            break_glass_id: None,
             starts_at: request.starts_at,
             ends_at: request.ends_at,
             revoked_at: None,

@@ -1,9 +1,10 @@
 //! The application: a bag of cheap handles shared by every front end.
 
-use crate::{AppError, Clock, HostKeyProbe, LiveSessions};
+use crate::{AppError, Clock, HostKeyProbe, IncidentDirectory, LiveSessions};
 use latch_domain::audit::{AuditActor, AuditEvent};
 use latch_domain::auth_session::SessionTimeouts;
 use latch_domain::lockout::LockoutPolicy;
+use latch_domain::notification::WebhookSubscription;
 use latch_domain::{SecretId, TimeSpan, Timestamp};
 use latch_store::audit::NewAuditEntry;
 use latch_store::{Db, Store, Tx};
@@ -23,6 +24,10 @@ pub struct AppConfig {
     pub fast_kdf_for_tests: bool,
     /// This node's name, stored with the gateway sessions it runs.
     pub node_name: String,
+    /// Webhooks and the audit events each receives (delivery details stay with the binary).
+    pub webhooks: Vec<WebhookSubscription>,
+    /// Who may switch emergency access on, and for how long at most; `None` turns break-glass off.
+    pub break_glass: Option<crate::BreakGlassConfig>,
 }
 
 impl Default for AppConfig {
@@ -33,6 +38,8 @@ impl Default for AppConfig {
             totp_issuer: "Latch".to_owned(),
             fast_kdf_for_tests: false,
             node_name: "local".to_owned(),
+            webhooks: Vec::new(),
+            break_glass: None,
         }
     }
 }
@@ -68,6 +75,7 @@ struct Inner {
     unseal_failures: Mutex<i64>,
     live_sessions: LiveSessions,
     host_key_probe: std::sync::OnceLock<Arc<dyn HostKeyProbe>>,
+    incident_directory: std::sync::OnceLock<Arc<dyn IncidentDirectory>>,
 }
 
 /// Key material held while the vault is unsealed; dropped (and zeroized) on seal.
@@ -90,6 +98,7 @@ impl App {
                 unseal_failures: Mutex::new(0),
                 live_sessions: LiveSessions::default(),
                 host_key_probe: std::sync::OnceLock::new(),
+                incident_directory: std::sync::OnceLock::new(),
             }),
         }
     }
@@ -114,6 +123,14 @@ impl App {
 
     pub(crate) fn host_key_probe(&self) -> Option<&Arc<dyn HostKeyProbe>> {
         self.inner.host_key_probe.get()
+    }
+
+    pub(crate) fn set_incident_directory(&self, directory: Arc<dyn IncidentDirectory>) {
+        let _ = self.inner.incident_directory.set(directory);
+    }
+
+    pub(crate) fn incident_directory(&self) -> Option<&Arc<dyn IncidentDirectory>> {
+        self.inner.incident_directory.get()
     }
 
     pub(crate) fn store(&self) -> &Store {
@@ -166,7 +183,15 @@ impl App {
         let unsealed = self.unsealed()?;
         let source = ctx.source_text();
         let entry = NewAuditEntry { at: self.now(), actor, source: source.as_deref(), event: &event };
-        latch_store::audit::append(tx, &unsealed.audit_key, entry).await.map_err(AppError::AuditUnavailable)?;
+        let seq =
+            latch_store::audit::append(tx, &unsealed.audit_key, entry).await.map_err(AppError::AuditUnavailable)?;
+        let kind = event.kind();
+        for webhook in self.config().webhooks.iter().filter(|w| w.wants(kind)) {
+            let id = Uuid::new_v4().to_string();
+            latch_store::notifications::enqueue(tx, &id, &webhook.name, seq, self.now())
+                .await
+                .map_err(AppError::AuditUnavailable)?;
+        }
         Ok(())
     }
 

@@ -5,6 +5,7 @@
 //! takes a [`ConnectionGrant`]; only [`App::authorize_connection`] constructs one, after checking standing access or
 //! a valid grant. A front end that forgets to authorize cannot get a credential.
 
+use crate::access::access_to;
 use crate::auth::user_actor;
 use crate::live_sessions::{LiveSession, LiveSessionKey};
 use crate::{App, AppError, RequestContext};
@@ -13,11 +14,10 @@ use latch_domain::audit::{AccessEvent, AuditEvent, LoginMethod};
 use latch_domain::gateway_session::{GatewaySession, SessionEndReason};
 use latch_domain::grant::Grant;
 use latch_domain::names::{AccountName, TargetName, Username};
-use latch_domain::policy::{ForwardingRules, Policy, Requester, standing_policy};
+use latch_domain::policy::{ForwardingRules, Policy, Requester};
 use latch_domain::target::{Protocol, Target};
 use latch_domain::user::User;
 use latch_domain::{GatewaySessionId, GroupId, Timestamp};
-use latch_store::Db;
 use latch_store::gateway_sessions::SessionEnd;
 use latch_vault::{SecretBytes, SecretString};
 use uuid::Uuid;
@@ -183,7 +183,7 @@ impl App {
         protocol: Protocol,
         ctx: &RequestContext,
     ) -> Result<ConnectionGrant, AppError> {
-        match self.find_access(who, target, account, protocol).await {
+        match self.find_access(who, target, account, protocol, ctx).await {
             Ok(grant) => {
                 if grant.policy.spec.rules.mfa_to_connect && !who.mfa {
                     return Err(AppError::TotpRequired);
@@ -360,6 +360,7 @@ impl App {
         target: &str,
         account: Option<&str>,
         protocol: Protocol,
+        ctx: &RequestContext,
     ) -> Result<ConnectionGrant, Refusal> {
         let now = self.now();
         let mut conn = self.store().read().await?;
@@ -386,13 +387,16 @@ impl App {
         };
         let who_requests = Requester { user_id: user.id, groups: &groups };
         let mut allowed = Vec::new();
-        for candidate in candidates {
-            if let Some(access) = access_to(&mut conn, &policies, who_requests, &target, &candidate, now).await? {
-                allowed.push((candidate, access));
+        for candidate in &candidates {
+            if let Some(access) = access_to(&mut conn, &policies, who_requests, &target, candidate, now).await? {
+                allowed.push((candidate.clone(), access));
             }
         }
         let (account, (policy, grant)) = match allowed.len() {
-            0 => return Err(Refusal::Denied("no standing access or valid grant")),
+            0 => self
+                .break_glass_access(conn, &user, &groups, &target, candidates, ctx)
+                .await?
+                .ok_or(Refusal::Denied("no standing access or valid grant"))?,
             1 => allowed.remove(0),
             _ => return Err(Refusal::Ambiguous(allowed.iter().map(|(a, _)| a.spec.username.to_string()).collect())),
         };
@@ -402,27 +406,6 @@ impl App {
         let session_id = GatewaySessionId::from_uuid(Uuid::new_v4());
         Ok(ConnectionGrant { session_id, user, target, account, policy, grant, protocol })
     }
-}
-
-/// Standing access or a valid grant (whose policy still exists, is enabled and covers the user) for `account`.
-async fn access_to(
-    db: &mut impl Db,
-    policies: &[Policy],
-    who: Requester<'_>,
-    target: &Target,
-    account: &Account,
-    now: Timestamp,
-) -> Result<Option<(Policy, Option<Grant>)>, AppError> {
-    if let Some(policy) = standing_policy(policies, who, target, account, now) {
-        return Ok(Some((policy.clone(), None)));
-    }
-    for grant in latch_store::grants::valid_for(db, who.user_id, account.id, now).await? {
-        let policy = grant.policy_id.and_then(|id| policies.iter().find(|p| p.id == id));
-        if let Some(policy) = policy.filter(|p| p.covers(who, target, account)) {
-            return Ok(Some((policy.clone(), Some(grant))));
-        }
-    }
-    Ok(None)
 }
 
 /// Why access was not found.
@@ -438,7 +421,7 @@ impl<E: Into<AppError>> From<E> for Refusal {
     }
 }
 
-fn secret_text(bytes: SecretBytes) -> Result<SecretString, AppError> {
+pub(crate) fn secret_text(bytes: SecretBytes) -> Result<SecretString, AppError> {
     match std::str::from_utf8(bytes.expose()) {
         Ok(text) => Ok(SecretString::new(text.to_owned())),
         Err(_) => Err(AppError::Internal("stored credential is not text".to_owned())),

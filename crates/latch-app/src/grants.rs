@@ -138,6 +138,7 @@ impl App {
             GrantState::Scheduled | GrantState::Active => return Ok(false),
         };
         let ended = self.live_sessions().terminate(SessionSelector::Grant(grant.id), session_reason).await;
+        self.check_in_for_grant(grant).await?;
         let enforced_at = self.now();
         let mut tx = self.store().begin().await?;
         if !latch_store::grants::mark_enforced(&mut tx, grant.id, enforced_at).await? {

@@ -43,6 +43,8 @@ pub struct NewAccount {
     pub secret: Option<SecretString>,
     pub api_enabled: bool,
     pub rotate_after_use: bool,
+    /// One holder at a time (`true`), or shared check-outs.
+    pub exclusive_checkout: bool,
     pub description: String,
 }
 
@@ -51,6 +53,7 @@ pub struct NewAccount {
 pub struct AccountChange {
     pub api_enabled: Option<bool>,
     pub rotate_after_use: Option<bool>,
+    pub exclusive_checkout: Option<bool>,
     pub description: Option<String>,
     pub secret: Option<SecretString>,
 }
@@ -195,6 +198,10 @@ impl App {
             account.spec.rotate_after_use = flag;
             changes.push(format!("rotate_after_use={flag}"));
         }
+        if let Some(flag) = change.exclusive_checkout {
+            account.spec.exclusive_checkout = flag;
+            changes.push(format!("exclusive_checkout={flag}"));
+        }
         if let Some(description) = change.description {
             account.spec.description = crate::groups::check_description(&description)?;
             changes.push("description".to_owned());
@@ -302,6 +309,7 @@ impl App {
                     Some(mut existing) => {
                         existing.spec.api_enabled = new.api_enabled;
                         existing.spec.rotate_after_use = new.rotate_after_use;
+                        existing.spec.exclusive_checkout = new.exclusive_checkout;
                         existing.spec.description = new.description.trim().to_owned();
                         existing.updated_at = now;
                         latch_store::accounts::update(&mut tx, &existing).await?;
@@ -470,6 +478,7 @@ fn check_new_account(new: &NewAccount) -> Result<AccountSpec, DomainError> {
         secret_kind: kind,
         api_enabled: new.api_enabled,
         rotate_after_use: new.rotate_after_use,
+        exclusive_checkout: new.exclusive_checkout,
         description: new.description.trim().to_owned(),
     })
 }

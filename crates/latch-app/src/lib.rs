@@ -6,20 +6,25 @@
 //! [`AuthenticatedApiAccount`]; every use case takes a [`Principal`] and checks it first.
 //! Architecture Invariant: no axum, hyper or russh here.
 
+mod access;
 mod access_requests;
 mod api_accounts;
 mod app;
 mod audit_log;
 mod auth;
 mod bootstrap;
+mod break_glass;
+mod checkouts;
 mod clock;
 mod error;
 mod gateway;
 mod grants;
 mod groups;
 mod host_keys;
+mod incidents;
 mod inventory;
 mod live_sessions;
+mod notifications;
 mod policies;
 mod principal;
 mod reconcile;
@@ -35,20 +40,31 @@ pub use app::{App, AppConfig, RequestContext};
 pub use audit_log::{AuditPage, AuditQuery, VerifyReport};
 pub use auth::{LoginOutcome, LoginRequest, TotpEnrollment};
 pub use bootstrap::{FirstStart, InitMode, InitOutcome};
+pub use break_glass::BreakGlassConfig;
+pub use checkouts::{CheckoutScope, NewCheckout};
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use error::AppError;
 pub use gateway::{ConnectionGrant, GatewayIdentity, SessionStart, SessionTraffic, TargetCredential, TargetSecret};
 pub use grants::GrantScope;
 pub use groups::{GroupChange, GroupDetails, NewGroup};
 pub use host_keys::{HostKeyProbe, ProbedHostKey};
+pub use incidents::{
+    AuthenticatedIntegration, IncidentClosure, IncidentDirectory, IncidentLookupError, IncidentQuery, IncidentTask,
+    IntegrationTest, IntegrationTestReport, MAX_INCIDENT_TASKS, TestVerdict,
+};
 pub use inventory::{AccountChange, ImportReport, InventoryDocument, NewAccount, NewTarget, TargetChange};
-pub use live_sessions::{LiveSession, LiveSessionKey, LiveSessions, SessionSelector, TERMINATE_WAIT};
+pub use live_sessions::{
+    LIVE_OUTPUT_CAPACITY, LiveOutput, LiveOutputKind, LiveOutputPublisher, LiveSession, LiveSessionKey, LiveSessions,
+    SessionSelector, TERMINATE_WAIT, TerminalSize,
+};
 pub use policies::{PolicyDetails, PolicyDraft};
 pub use principal::{AuthenticatedApiAccount, AuthenticatedUser, Principal};
+pub use sessions::{SessionWatch, WatchEvent};
 pub use ssh_keys::MAX_SSH_KEYS_PER_USER;
 pub use users::{NewUser, UserChange};
 pub use vault_ops::{RotationReport, UnsealProgress, VaultStatus};
 
 pub use latch_domain as domain;
 pub use latch_store::audit::{AuditProblem, AuditRecord};
+pub use latch_store::notifications::PendingNotification;
 pub use latch_vault::{Secret, SecretString};

@@ -2,8 +2,9 @@
 //!
 //! Revocation, expiry and disabling end sessions directly; this catches everything else that changes access
 //! (a policy edited or deleted, a group membership removed, a user, target or account deleted, a standing policy's
-//! schedule closing). Run every few seconds by the binary.
+//! schedule closing, a member leaving the break-glass group). Run every few seconds by the binary.
 
+use crate::access::break_glass_allows;
 use crate::live_sessions::{LiveSessionKey, SessionSelector};
 use crate::{App, AppError, RequestContext};
 use latch_domain::audit::AuditActor;
@@ -24,8 +25,9 @@ impl App {
         {
             let mut conn = self.store().read().await?;
             let policies = latch_store::policies::list(&mut conn).await?;
+            let break_glass_group = self.break_glass_group(&mut conn).await?;
             for key in keys {
-                if !still_allowed(&mut conn, &policies, &key, now).await? {
+                if !still_allowed(&mut conn, &policies, break_glass_group, &key, now).await? {
                     stale.push(key.session_id);
                 }
             }
@@ -45,10 +47,12 @@ impl App {
     }
 }
 
-/// Whether the session's user may still use its account now, by the same rules as `authorize_connection`.
+/// Whether the session's user may still use its account now, by the same rules as `authorize_connection`. A
+/// break-glass grant needs its break-glass on and the user in the break-glass group (`break_glass_group`).
 async fn still_allowed(
     db: &mut impl Db,
     policies: &[Policy],
+    break_glass_group: Option<GroupId>,
     key: &LiveSessionKey,
     now: Timestamp,
 ) -> Result<bool, AppError> {
@@ -63,6 +67,10 @@ async fn still_allowed(
         None => Ok(standing_policy(policies, who, &target, &account, now).is_some()),
         Some(grant_id) => {
             let Some(grant) = latch_store::grants::find(db, grant_id).await? else { return Ok(false) };
+            if let Some(glass) = grant.break_glass_id {
+                let allows = break_glass_allows(db, glass, break_glass_group, who, &target, now).await?;
+                return Ok(grant.is_active(now) && allows);
+            }
             let policy = grant.policy_id.and_then(|id| policies.iter().find(|p| p.id == id));
             Ok(grant.is_active(now) && policy.is_some_and(|p| p.covers(who, &target, &account)))
         }

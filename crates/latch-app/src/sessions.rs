@@ -1,14 +1,69 @@
-//! Gateway sessions as auditors see them: listing, and terminating live ones.
+//! Gateway sessions as auditors see them: listing, watching and terminating live ones.
 
-use crate::live_sessions::SessionSelector;
+use crate::live_sessions::{LiveOutput, SessionSelector, TerminalSize};
 use crate::{App, AppError, Principal, RequestContext};
 use latch_domain::audit::{AccessEvent, AuditActor, AuditEvent};
 use latch_domain::gateway_session::{GatewaySession, SessionEndReason};
 use latch_domain::permission::Permission;
-use latch_domain::{GatewaySessionId, UserId};
+use latch_domain::{GatewaySessionId, Timestamp, UserId};
 use latch_store::gateway_sessions::SessionFilter;
+use std::time::Duration;
+use tokio::sync::broadcast;
+use tokio::time::Instant;
 
 const MAX_PAGE: i64 = 500;
+/// The terminal size a watch starts with when the session has not told one.
+const DEFAULT_TERMINAL: TerminalSize = TerminalSize { cols: 80, rows: 24 };
+
+/// An auditor's watch of a live session: the session as it was when watching began, the terminal size to start
+/// with, and what the session's terminals do from then on. Times are counted from when watching began.
+#[derive(Debug)]
+pub struct SessionWatch {
+    session: GatewaySession,
+    size: TerminalSize,
+    started_at: Timestamp,
+    /// How long the session had been running when watching began.
+    joined_after: Duration,
+    joined: Instant,
+    receiver: broadcast::Receiver<LiveOutput>,
+}
+
+/// What a watcher gets next.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum WatchEvent {
+    /// Something a terminal of the session did, `at` after watching began.
+    Output { at: Duration, output: LiveOutput },
+    /// The watcher fell behind and lost `skipped` events; it goes on with the oldest one still kept.
+    Lagged { at: Duration, skipped: u64 },
+}
+
+impl SessionWatch {
+    /// The session as it was when watching began.
+    pub fn session(&self) -> &GatewaySession {
+        &self.session
+    }
+
+    /// The terminal's size when watching began: the last one the session told, else 80x24.
+    pub fn terminal_size(&self) -> TerminalSize {
+        self.size
+    }
+
+    /// When watching began: time zero of [`WatchEvent`] times.
+    pub fn started_at(&self) -> Timestamp {
+        self.started_at
+    }
+
+    /// The next event; `None` once the session has ended.
+    pub async fn next(&mut self) -> Option<WatchEvent> {
+        match self.receiver.recv().await {
+            Ok(output) => Some(WatchEvent::Output { at: output.elapsed.saturating_sub(self.joined_after), output }),
+            Err(broadcast::error::RecvError::Lagged(skipped)) => {
+                Some(WatchEvent::Lagged { at: self.joined.elapsed(), skipped })
+            }
+            Err(broadcast::error::RecvError::Closed) => None,
+        }
+    }
+}
 
 impl App {
     /// Lists gateway sessions, newest first. Users without `sessions:read` see only their own.
@@ -40,6 +95,45 @@ impl App {
             return Err(AppError::NotFound("session"));
         }
         Ok(session)
+    }
+
+    /// Starts watching a live session's output. Needs `sessions:read`, and the session must run on this node. The
+    /// watch is recorded in the audit log before anything of the session is shown (fail closed).
+    pub async fn watch_session(
+        &self,
+        principal: &Principal,
+        id: &str,
+        ctx: &RequestContext,
+    ) -> Result<SessionWatch, AppError> {
+        principal.require(Permission::SessionsRead)?;
+        let session = self.get_session(principal, id).await?;
+        let node = &self.config().node_name;
+        let subscribed = self.live_sessions().subscribe(session.id);
+        let (receiver, terminal) = match subscribed {
+            Some(subscribed) if session.ended_at.is_none() => subscribed,
+            _ if session.ended_at.is_some() || session.node == *node => {
+                return Err(AppError::StateConflict("the session has already ended".to_owned()));
+            }
+            _ => {
+                return Err(AppError::StateConflict(format!(
+                    "the session is not running on this node (it runs on {})",
+                    session.node
+                )));
+            }
+        };
+        // Subscribed first, so that nothing published after the record is missed; handed out only once recorded.
+        let mut tx = self.store().begin().await?;
+        let event = AccessEvent::SessionWatched { session_id: session.id };
+        self.audit(&mut tx, ctx, &principal.actor(), AuditEvent::Access(event)).await?;
+        tx.commit().await?;
+        Ok(SessionWatch {
+            session,
+            size: terminal.size.unwrap_or(DEFAULT_TERMINAL),
+            started_at: self.now(),
+            joined_after: terminal.elapsed,
+            joined: Instant::now(),
+            receiver,
+        })
     }
 
     /// Ends a live session now.

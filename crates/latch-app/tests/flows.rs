@@ -227,6 +227,7 @@ async fn rotation_keeps_secrets_readable(t: TestApp) {
             secret: Some(secret("s3cret-value-for-test")),
             api_enabled: false,
             rotate_after_use: false,
+            exclusive_checkout: true,
             description: String::new(),
         };
         t.app.create_account(&admin, "web01", account, &ctx()).await.expect("account");

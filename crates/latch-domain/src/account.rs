@@ -61,6 +61,8 @@ pub struct AccountSpec {
     pub api_enabled: bool,
     /// Queue a rotation whenever a checked-out secret is checked in.
     pub rotate_after_use: bool,
+    /// Check-outs are exclusive (one holder at a time); otherwise several may hold it at once.
+    pub exclusive_checkout: bool,
     pub description: String,
 }
 

@@ -147,6 +147,7 @@ pub enum AuditEvent {
     InventoryExported { targets: i64 },
     AuditExported { events: i64, format: String },
     AuditVerified { events: i64, ok: bool },
+    NotificationAbandoned { webhook: String, audit_seq: i64, attempts: i64 },
     Access(AccessEvent),
 }
 
@@ -198,6 +199,7 @@ impl AuditEvent {
             E::InventoryExported { .. } => "inventory.exported",
             E::AuditExported { .. } => "audit.exported",
             E::AuditVerified { .. } => "audit.verified",
+            E::NotificationAbandoned { .. } => "notification.abandoned",
             E::Access(event) => event.kind(),
         }
     }
@@ -291,6 +293,9 @@ impl AuditEvent {
             E::InventoryExported { targets } => vec![("targets", (*targets).into())],
             E::AuditExported { events, format } => vec![("events", (*events).into()), ("format", s(format))],
             E::AuditVerified { events, ok } => vec![("events", (*events).into()), ("ok", (*ok).into())],
+            E::NotificationAbandoned { webhook, audit_seq, attempts } => {
+                vec![("webhook", s(webhook)), ("audit_seq", (*audit_seq).into()), ("attempts", (*attempts).into())]
+            }
             E::Access(event) => event.fields(),
         }
     }

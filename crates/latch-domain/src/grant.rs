@@ -3,7 +3,7 @@
 //! A grant is valid from `starts_at` until `ends_at` unless revoked earlier. When it ends, every live session it
 //! allowed ends too; `enforced_at` records when Latch did that, for the audit receipt.
 
-use crate::{AccessRequestId, AccountId, DomainError, GrantId, PolicyId, TargetId, Timestamp, UserId};
+use crate::{AccessRequestId, AccountId, BreakGlassId, DomainError, GrantId, PolicyId, TargetId, Timestamp, UserId};
 
 /// How a grant came about.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -40,6 +40,8 @@ pub struct Grant {
     pub policy_id: Option<PolicyId>,
     pub request_id: Option<AccessRequestId>,
     pub origin: GrantOrigin,
+    /// The break-glass it was made under (origin `BreakGlass`); such a grant has no policy.
+    pub break_glass_id: Option<BreakGlassId>,
     pub starts_at: Timestamp,
     pub ends_at: Timestamp,
     pub revoked_at: Option<Timestamp>,
@@ -106,6 +108,7 @@ mod tests {
             policy_id: None,
             request_id: None,
             origin: GrantOrigin::Request,
+            break_glass_id: None,
             starts_at: Timestamp::from_millis(100),
             ends_at: Timestamp::from_millis(200),
             revoked_at: None,

@@ -88,3 +88,15 @@ id_type!(
     /// One gateway session (an SSH connection to a target through Latch).
     GatewaySessionId
 );
+id_type!(
+    /// One check-out of an account's credential (reveal once, check in).
+    CheckoutId
+);
+id_type!(
+    /// One queued rotation of an account's secret.
+    RotationId
+);
+id_type!(
+    /// One switching-on of emergency (break-glass) access.
+    BreakGlassId
+);

@@ -35,6 +35,12 @@ pub enum Rule {
     UserPermission(Permission),
     /// Holders of the first permission (who see everything), or users holding the second (who see their own).
     PermissionOrOwn(Permission, Permission),
+    /// Users holding the first permission, API accounts holding the second scope: for what a person does under a
+    /// policy and a script under its scope (credential check-outs).
+    UserOrScope(Permission, Permission),
+    /// Holders of the first permission (who see everything), or callers satisfying `UserOrScope` with the other two
+    /// (who see their own).
+    PermissionOrUserOrScope(Permission, Permission, Permission),
 }
 
 /// A marker type naming a [`Rule`].
@@ -70,6 +76,9 @@ access! {
     SessionsReadOrOwn => Rule::PermissionOrOwn(Permission::SessionsRead, Permission::RequestsWrite),
     AccessReadOrOwn => Rule::PermissionOrOwn(Permission::AuditRead, Permission::RequestsWrite),
     SessionsTerminate => Rule::Permission(Permission::SessionsTerminate),
+    CheckoutHolder => Rule::UserOrScope(Permission::RequestsWrite, Permission::CredentialsCheckout),
+    CheckoutReadOrOwn =>
+        Rule::PermissionOrUserOrScope(Permission::AuditRead, Permission::RequestsWrite, Permission::CredentialsCheckout),
 }
 
 /// An authenticated caller who satisfies `A`.
@@ -89,6 +98,35 @@ impl FromRequestParts<HttpState> for Ctx {
 
     async fn from_request_parts(parts: &mut Parts, _state: &HttpState) -> Result<Self, Self::Rejection> {
         Ok(Ctx(context(parts)))
+    }
+}
+
+/// An incident system calling its inbound route (`/integrations/{integration}/…`), authenticated by the
+/// integration's inbound secret as a bearer token before the body is read. It is not a Latch identity: session
+/// tokens and API tokens are refused like any wrong secret (401), and so is an unknown integration.
+#[derive(Debug)]
+pub struct IncidentSystem {
+    pub integration: latch_app::AuthenticatedIntegration,
+    pub ctx: RequestContext,
+}
+
+impl FromRequestParts<HttpState> for IncidentSystem {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &HttpState) -> Result<Self, Self::Rejection> {
+        let ctx = context(parts);
+        let axum::extract::Path(integration) = axum::extract::Path::<String>::from_request_parts(parts, state)
+            .await
+            .map_err(|_| AppError::Unauthenticated)?;
+        let presented = parts
+            .headers
+            .get(header::AUTHORIZATION)
+            .and_then(|value| value.to_str().ok())
+            .and_then(|text| text.strip_prefix("Bearer "))
+            .map(|token| latch_app::SecretString::new(token.trim().to_owned()))
+            .ok_or(AppError::Unauthenticated)?;
+        let integration = state.app.authenticate_integration(&integration, &presented)?;
+        Ok(IncidentSystem { integration, ctx })
     }
 }
 
@@ -129,8 +167,21 @@ impl<A: Access> FromRequestParts<HttpState> for Need<A> {
                     principal.require(own)?;
                 }
             }
+            Rule::UserOrScope(user, scope) => user_or_scope(&principal, user, scope)?,
+            Rule::PermissionOrUserOrScope(all, user, scope) => {
+                if !principal.has(all) {
+                    user_or_scope(&principal, user, scope)?;
+                }
+            }
         }
         Ok(Need { principal, ctx, rule: PhantomData })
+    }
+}
+
+fn user_or_scope(principal: &Principal, user: Permission, scope: Permission) -> Result<(), AppError> {
+    match principal {
+        Principal::User(_) => principal.require(user),
+        Principal::ApiAccount(_) => principal.require(scope),
     }
 }
 

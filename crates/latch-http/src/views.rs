@@ -6,6 +6,7 @@ use latch_domain::Timestamp;
 use latch_domain::access_request::AccessRequest;
 use latch_domain::account::Account;
 use latch_domain::api_account::ApiAccount;
+use latch_domain::checkout::{Checkout, CheckoutHolder, Rotation};
 use latch_domain::gateway_session::GatewaySession;
 use latch_domain::grant::Grant;
 use latch_domain::policy::{AccessMode, AccountSelector, TargetSelector};
@@ -98,6 +99,7 @@ pub(crate) fn account(a: &Account) -> AccountView {
         has_secret: a.has_secret,
         api_enabled: a.spec.api_enabled,
         rotate_after_use: a.spec.rotate_after_use,
+        exclusive_checkout: a.spec.exclusive_checkout,
         description: a.spec.description.clone(),
         secret_updated_at: a.secret_updated_at.map(time),
         created_at: time(a.created_at),
@@ -199,6 +201,43 @@ pub(crate) fn access_request(r: &AccessRequest) -> AccessRequestView {
 }
 
 /// A grant, with its state at `now`.
+pub(crate) fn checkout(c: &Checkout, now: Timestamp) -> CheckoutView {
+    let (user_id, api_account_id) = match c.holder {
+        CheckoutHolder::User(id) => (Some(id.to_string()), None),
+        CheckoutHolder::ApiAccount(id) => (None, Some(id.to_string())),
+    };
+    CheckoutView {
+        id: c.id.to_string(),
+        target_id: c.target_id.to_string(),
+        account_id: c.account_id.to_string(),
+        user_id,
+        api_account_id,
+        grant_id: c.grant_id.map(|g| g.to_string()),
+        policy_id: c.policy_id.map(|p| p.to_string()),
+        exclusive: c.exclusive,
+        reason: c.reason.clone(),
+        checked_out_at: time(c.checked_out_at),
+        release_until: time(c.release_until),
+        state: c.state(now).as_str().to_owned(),
+        revealed_at: c.revealed_at.map(time),
+        checked_in_at: c.checked_in_at.map(time),
+        check_in_reason: c.check_in_reason.map(|r| r.as_str().to_owned()),
+    }
+}
+
+pub(crate) fn queued_rotation(r: &Rotation) -> QueuedRotationView {
+    QueuedRotationView {
+        id: r.id.to_string(),
+        account_id: r.account_id.to_string(),
+        checkout_id: r.checkout_id.map(|c| c.to_string()),
+        queued_at: time(r.queued_at),
+        state: r.state.as_str().to_owned(),
+        attempts: r.attempts,
+        last_error: r.last_error.clone(),
+        updated_at: time(r.updated_at),
+    }
+}
+
 pub(crate) fn grant(g: &Grant, now: Timestamp) -> GrantView {
     GrantView {
         id: g.id.to_string(),

@@ -11,6 +11,9 @@ use latch_app::{NewApiAccount, NewUser, RequestContext};
 use latch_domain::permission::{Permission, Role};
 use latch_http::{HttpOptions, router};
 use latch_testkit::app::{ADMIN_PASSWORD, TestApp, USER_PASSWORD, login};
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
 use tower::ServiceExt;
 
 #[derive(Debug, Clone, Copy)]
@@ -27,6 +30,14 @@ enum Rule {
     UserPerm(Permission),
     /// Holders of the first permission, or fully logged-in users holding the second (who see their own).
     PermOrOwn(Permission, Permission),
+    /// Fully logged-in users holding the first permission, API accounts holding the second scope.
+    UserOrScope(Permission, Permission),
+    /// Holders of the first permission, or callers that `UserOrScope` of the other two admits (who see their own).
+    PermOrUserOrScope(Permission, Permission, Permission),
+    /// Not for Latch identities: the caller presents the route's own secret (an incident integration's inbound
+    /// secret) as bearer token. Every caller here, anonymous or logged in, gets 401; the right secret is tested in
+    /// `the_incident_route_takes_only_its_integration_secret`.
+    OwnSecret,
 }
 
 use Permission as P;
@@ -107,6 +118,19 @@ const TABLE: &[(&str, &str, Rule)] = &[
     ("get", "/api/v1/sessions", PermOrOwn(P::SessionsRead, P::RequestsWrite)),
     ("get", "/api/v1/sessions/{session}", FullLogin),
     ("post", "/api/v1/sessions/{session}/terminate", Perm(P::SessionsTerminate)),
+    ("get", "/api/v1/sessions/{session}/watch", Perm(P::SessionsRead)),
+    ("post", "/api/v1/checkouts", UserOrScope(P::RequestsWrite, P::CredentialsCheckout)),
+    ("get", "/api/v1/checkouts", PermOrUserOrScope(P::AuditRead, P::RequestsWrite, P::CredentialsCheckout)),
+    ("get", "/api/v1/checkouts/{checkout}", PermOrUserOrScope(P::AuditRead, P::RequestsWrite, P::CredentialsCheckout)),
+    ("post", "/api/v1/checkouts/{checkout}/reveal", UserOrScope(P::RequestsWrite, P::CredentialsCheckout)),
+    ("post", "/api/v1/checkouts/{checkout}/checkin", UserOrScope(P::RequestsWrite, P::CredentialsCheckout)),
+    ("get", "/api/v1/rotations", Perm(P::Admin)),
+    ("post", "/api/v1/break-glass", UserPerm(P::RequestsWrite)),
+    ("get", "/api/v1/break-glass", PermOrOwn(P::AuditRead, P::RequestsWrite)),
+    ("post", "/api/v1/break-glass/{break_glass}/end", UserPerm(P::RequestsWrite)),
+    ("get", "/api/v1/integrations/{integration}/tasks", UserPerm(P::RequestsWrite)),
+    ("post", "/api/v1/integrations/{integration}/test", Perm(P::Admin)),
+    ("post", "/api/v1/integrations/{integration}/incidents/closed", OwnSecret),
 ];
 
 #[derive(Debug, Clone)]
@@ -120,6 +144,7 @@ impl Who {
     fn allowed(&self, rule: Rule) -> bool {
         match (self, rule) {
             (_, Anonymous) => true,
+            (_, OwnSecret) => false,
             (Who::Anonymous, _) => false,
             (Who::User { .. }, Authenticated) => true,
             (Who::Api { .. }, Authenticated) => false,
@@ -135,6 +160,14 @@ impl Who {
                 *full && roles.iter().any(|r| r.permits(all) || r.permits(own))
             }
             (Who::Api { scope }, PermOrOwn(all, _)) => *scope == all || *scope == Permission::Admin,
+            (Who::User { roles, full, .. }, UserOrScope(p, _)) => *full && roles.iter().any(|r| r.permits(p)),
+            (Who::Api { scope }, UserOrScope(_, s)) => *scope == s || *scope == Permission::Admin,
+            (Who::User { roles, full, .. }, PermOrUserOrScope(all, p, _)) => {
+                *full && roles.iter().any(|r| r.permits(all) || r.permits(p))
+            }
+            (Who::Api { scope }, PermOrUserOrScope(all, _, s)) => {
+                *scope == all || *scope == s || *scope == Permission::Admin
+            }
         }
     }
 }
@@ -258,8 +291,11 @@ async fn every_route_admits_exactly_who_the_table_says() {
             let status = response.status();
             let refused = status == StatusCode::UNAUTHORIZED || status == StatusCode::FORBIDDEN;
             let expected_allowed = caller.who.allowed(*rule);
-            let expected_refusal =
-                if caller.token.is_none() { StatusCode::UNAUTHORIZED } else { StatusCode::FORBIDDEN };
+            let expected_refusal = if caller.token.is_none() || matches!(rule, OwnSecret) {
+                StatusCode::UNAUTHORIZED
+            } else {
+                StatusCode::FORBIDDEN
+            };
             let ok = if expected_allowed {
                 !refused && status != StatusCode::SERVICE_UNAVAILABLE
             } else {
@@ -287,6 +323,59 @@ async fn restore(t: &TestApp, caller: &mut Caller) {
     }
     if let Who::User { name, password, .. } = &caller.who {
         caller.token = Some(login(&t.app, name, password).await.expect("log in again"));
+    }
+}
+
+/// An incident system with an inbound secret and no open tasks.
+#[derive(Debug)]
+struct Incidents(latch_app::SecretString);
+
+impl latch_app::IncidentDirectory for Incidents {
+    fn lookup<'a>(
+        &'a self,
+        _integration: &'a str,
+        _query: &'a latch_app::IncidentQuery,
+    ) -> Pin<Box<dyn Future<Output = Result<Vec<latch_app::IncidentTask>, latch_app::IncidentLookupError>> + Send + 'a>>
+    {
+        Box::pin(async { Ok(Vec::new()) })
+    }
+
+    fn inbound_secret(&self, integration: &str) -> Option<&latch_app::SecretString> {
+        (integration == "itsm").then_some(&self.0)
+    }
+}
+
+#[tokio::test]
+async fn the_incident_route_takes_only_its_integration_secret() {
+    const INBOUND: &str = "inbound-secret-for-itsm-0123456789";
+    let t = TestApp::sqlite().await.expect("app");
+    t.app.install_incident_directory(Arc::new(Incidents(latch_app::SecretString::new(INBOUND.to_owned()))));
+    let service = router(t.app.clone(), HttpOptions { secure_cookies: false, max_body_bytes: 64 * 1024 });
+    let call = |integration: &str, bearer: Option<&str>| {
+        let mut builder = Request::builder()
+            .method("POST")
+            .uri(format!("/api/v1/integrations/{integration}/incidents/closed"))
+            .header("content-type", "application/json");
+        if let Some(bearer) = bearer {
+            builder = builder.header("authorization", format!("Bearer {bearer}"));
+        }
+        builder.body(Body::from(r#"{"ticket":"INC1","state":"resolved"}"#)).expect("request")
+    };
+    let answer = |response: axum::response::Response| async move {
+        let status = response.status();
+        let bytes = axum::body::to_bytes(response.into_body(), 4096).await.expect("body");
+        (status, serde_json::from_slice::<serde_json::Value>(&bytes).expect("json"))
+    };
+    let (status, body) = answer(service.clone().oneshot(call("itsm", Some(INBOUND))).await.expect("response")).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body["grants_revoked"], 0);
+    let (_, wrong) = answer(service.clone().oneshot(call("itsm", Some("wrong"))).await.expect("response")).await;
+    for (integration, bearer) in
+        [("itsm", Some("wrong")), ("itsm", None), ("itsm", Some(t.admin_token.as_str())), ("nope", Some(INBOUND))]
+    {
+        let (status, body) = answer(service.clone().oneshot(call(integration, bearer)).await.expect("response")).await;
+        assert_eq!(status, StatusCode::UNAUTHORIZED, "{integration} {bearer:?}");
+        assert_eq!(body, wrong, "an unknown integration looks like a wrong secret");
     }
 }
 

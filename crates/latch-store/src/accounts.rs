@@ -10,8 +10,8 @@ use latch_domain::names::AccountName;
 use latch_domain::{AccountId, SecretId, TargetId, Timestamp};
 use sqlx::any::AnyRow;
 
-const COLUMNS: &str = "id, target_id, username, secret_kind, secret_id, api_enabled, rotate_after_use, description, \
-     secret_updated_at, created_at, updated_at";
+const COLUMNS: &str = "id, target_id, username, secret_kind, secret_id, api_enabled, rotate_after_use, \
+     checkout_exclusive, description, secret_updated_at, created_at, updated_at";
 
 /// Inserts an account, with the vault record holding its secret if it has one yet.
 ///
@@ -24,7 +24,8 @@ pub async fn insert(tx: &mut Tx, account: &Account, secret_id: Option<SecretId>)
     let secret_updated_at = secret_id.map(|_| account.secret_updated_at.unwrap_or(account.created_at));
     sqlx::query(
         "INSERT INTO accounts (id, target_id, username, secret_kind, secret_id, api_enabled, rotate_after_use, \
-         description, secret_updated_at, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
+         checkout_exclusive, description, secret_updated_at, created_at, updated_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
     )
     .bind(account.id.to_string())
     .bind(account.target_id.to_string())
@@ -33,6 +34,7 @@ pub async fn insert(tx: &mut Tx, account: &Account, secret_id: Option<SecretId>)
     .bind(secret_id.map(|id| id.to_string()))
     .bind(bool_int(spec.api_enabled))
     .bind(bool_int(spec.rotate_after_use))
+    .bind(bool_int(spec.exclusive_checkout))
     .bind(spec.description.clone())
     .bind(secret_updated_at.map(|at| at.as_millis()))
     .bind(account.created_at.as_millis())
@@ -48,13 +50,14 @@ pub async fn update(tx: &mut Tx, account: &Account) -> Result<(), StoreError> {
     let spec = &account.spec;
     let result = sqlx::query(
         "UPDATE accounts SET username = $2, secret_kind = $3, api_enabled = $4, rotate_after_use = $5, \
-         description = $6, updated_at = $7 WHERE id = $1",
+         checkout_exclusive = $6, description = $7, updated_at = $8 WHERE id = $1",
     )
     .bind(account.id.to_string())
     .bind(spec.username.as_str().to_owned())
     .bind(spec.secret_kind.as_str())
     .bind(bool_int(spec.api_enabled))
     .bind(bool_int(spec.rotate_after_use))
+    .bind(bool_int(spec.exclusive_checkout))
     .bind(spec.description.clone())
     .bind(account.updated_at.as_millis())
     .execute(tx.conn())
@@ -109,8 +112,9 @@ pub async fn list_all(db: &mut impl Db) -> Result<Vec<Account>, StoreError> {
     let rows = sqlx::query(
         "SELECT a.id AS id, a.target_id AS target_id, a.username AS username, a.secret_kind AS secret_kind, \
          a.secret_id AS secret_id, a.api_enabled AS api_enabled, a.rotate_after_use AS rotate_after_use, \
-         a.description AS description, a.secret_updated_at AS secret_updated_at, a.created_at AS created_at, \
-         a.updated_at AS updated_at FROM accounts a JOIN targets t ON t.id = a.target_id ORDER BY t.name, a.username",
+         a.checkout_exclusive AS checkout_exclusive, a.description AS description, \
+         a.secret_updated_at AS secret_updated_at, a.created_at AS created_at, a.updated_at AS updated_at \
+         FROM accounts a JOIN targets t ON t.id = a.target_id ORDER BY t.name, a.username",
     )
     .fetch_all(db.conn())
     .await?;
@@ -164,6 +168,7 @@ fn from_row(row: &AnyRow) -> Result<Account, StoreError> {
             secret_kind: SecretKind::parse(&secret_kind).map_err(corrupt("secret kind"))?,
             api_enabled: get_bool(row, "api_enabled")?,
             rotate_after_use: get_bool(row, "rotate_after_use")?,
+            exclusive_checkout: get_bool(row, "checkout_exclusive")?,
             description: get(row, "description")?,
         },
         has_secret: secret_id.is_some(),

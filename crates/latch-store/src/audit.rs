@@ -228,7 +228,7 @@ pub fn details_json(event: &AuditEvent) -> String {
     Value::Object(map).to_string()
 }
 
-fn from_row(row: &AnyRow) -> Result<AuditRecord, StoreError> {
+pub(crate) fn from_row(row: &AnyRow) -> Result<AuditRecord, StoreError> {
     Ok(AuditRecord {
         seq: get(row, "seq")?,
         at: Timestamp::from_millis(get(row, "at")?),

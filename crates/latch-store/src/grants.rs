@@ -3,15 +3,16 @@
 use crate::codec::{corrupt, get, get_opt_parsed, get_parsed};
 use crate::{Db, StoreError, Tx};
 use latch_domain::grant::{Grant, GrantOrigin};
-use latch_domain::{AccountId, GrantId, Timestamp, UserId};
+use latch_domain::{AccountId, BreakGlassId, GrantId, Timestamp, UserId};
 use sqlx::any::AnyRow;
 
 const COLUMNS: &str = "id, user_id, target_id, account_id, policy_id, request_id, origin, starts_at, ends_at, \
-     revoked_at, revoked_by, revoke_reason, enforced_at, created_at";
+     revoked_at, revoked_by, revoke_reason, enforced_at, created_at, break_glass_id";
 
 pub async fn insert(tx: &mut Tx, grant: &Grant) -> Result<(), StoreError> {
-    let sql =
-        format!("INSERT INTO grants ({COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)");
+    let sql = format!(
+        "INSERT INTO grants ({COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)"
+    );
     sqlx::query(sqlx::AssertSqlSafe(sql))
         .bind(grant.id.to_string())
         .bind(grant.user_id.to_string())
@@ -27,6 +28,7 @@ pub async fn insert(tx: &mut Tx, grant: &Grant) -> Result<(), StoreError> {
         .bind(grant.revoke_reason.clone())
         .bind(grant.enforced_at.map(|t| t.as_millis()))
         .bind(grant.created_at.as_millis())
+        .bind(grant.break_glass_id.map(|b| b.to_string()))
         .execute(tx.conn())
         .await
         .map_err(StoreError::on_write("grant"))?;
@@ -119,6 +121,27 @@ pub async fn revoke(tx: &mut Tx, id: GrantId, at: Timestamp, by: &str, reason: &
     Ok(result.rows_affected() == 1)
 }
 
+/// Revokes every grant made under the break-glass `id` that is not yet over; returns how many.
+pub async fn revoke_for_break_glass(
+    tx: &mut Tx,
+    id: BreakGlassId,
+    at: Timestamp,
+    by: &str,
+    reason: &str,
+) -> Result<u64, StoreError> {
+    let result = sqlx::query(
+        "UPDATE grants SET revoked_at = $2, revoked_by = $3, revoke_reason = $4 \
+         WHERE break_glass_id = $1 AND revoked_at IS NULL AND ends_at > $2",
+    )
+    .bind(id.to_string())
+    .bind(at.as_millis())
+    .bind(by.to_owned())
+    .bind(reason.to_owned())
+    .execute(tx.conn())
+    .await?;
+    Ok(result.rows_affected())
+}
+
 /// Grants that have ended (expired or revoked) by `now` but whose end Latch has not yet enforced.
 pub async fn awaiting_enforcement(db: &mut impl Db, now: Timestamp, limit: i64) -> Result<Vec<Grant>, StoreError> {
     let sql = format!(
@@ -152,6 +175,7 @@ fn grant_from_row(row: &AnyRow) -> Result<Grant, StoreError> {
         policy_id: get_opt_parsed(row, "policy_id")?,
         request_id: get_opt_parsed(row, "request_id")?,
         origin: GrantOrigin::parse(&origin).map_err(corrupt("grant origin"))?,
+        break_glass_id: get_opt_parsed(row, "break_glass_id")?,
         starts_at: Timestamp::from_millis(get(row, "starts_at")?),
         ends_at: Timestamp::from_millis(get(row, "ends_at")?),
         revoked_at: optional_time("revoked_at")?,

@@ -4,7 +4,13 @@
 //!
 //! Relative paths are taken relative to the working directory and made absolute here.
 
+mod access;
 mod dto;
+mod integrations;
+mod webhooks;
+
+pub use integrations::IntegrationConfig;
+pub use webhooks::WebhookConfig;
 
 use crate::UsageError;
 use latch_app::domain::TimeSpan;
@@ -57,6 +63,8 @@ pub struct Config {
     pub recordings: RecordingsConfig,
     pub unseal: UnsealConfig,
     pub app: AppConfig,
+    pub webhooks: Vec<WebhookConfig>,
+    pub integrations: Vec<IntegrationConfig>,
 }
 
 #[derive(Debug, Clone)]
@@ -299,8 +307,12 @@ fn resolve(
     };
     let passphrase_file = layered.unseal_passphrase_file.map(|path| make_absolute(&path.value)).transpose()?;
     let unseal = UnsealConfig { key_file, passphrase_file, passphrase };
-    let app = resolve_app_config(&file.auth, name)?;
-    Ok(Config { data_dir, database_url, http, ssh, recordings, unseal, app })
+    let webhooks = webhooks::resolve(&file.webhooks)?;
+    let mut app = resolve_app_config(&file.auth, name)?;
+    app.break_glass = access::resolve(&file.access, name)?;
+    app.webhooks = webhooks.iter().map(|w| w.subscription.clone()).collect();
+    let integrations = integrations::resolve(&file.integrations)?;
+    Ok(Config { data_dir, database_url, http, ssh, recordings, unseal, app, webhooks, integrations })
 }
 
 fn resolve_data_dir(value: Option<Sourced<PathBuf>>) -> Result<PathBuf, UsageError> {
@@ -431,6 +443,8 @@ fn resolve_app_config(auth: &dto::AuthSection, name: &FileName<'_>) -> Result<Ap
         totp_issuer,
         fast_kdf_for_tests: false,
         node_name: "local".to_owned(),
+        webhooks: Vec::new(),
+        break_glass: None,
     })
 }
 

@@ -7,11 +7,13 @@
 mod cli;
 mod config;
 mod host_key;
+mod incidents;
 mod init;
 mod output;
 mod serve;
 mod tasks;
 mod tls;
+mod webhooks;
 
 use clap::{Parser, Subcommand, ValueEnum};
 use std::io::IsTerminal;

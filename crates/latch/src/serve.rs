@@ -2,8 +2,10 @@
 //! serve HTTPS and run the background tasks until Ctrl-C or SIGTERM.
 
 use crate::config::{self, Config, ConfigArgs, KeyFileSetting, UnsealConfig};
+use crate::incidents::HttpIncidentDirectory;
 use crate::tasks::{AccessSweeper, ExpirySweeper, Tasks};
 use crate::tls::ServerTls;
+use crate::webhooks::WebhookDelivery;
 use crate::{UsageError, host_key, init, output, tls};
 use anyhow::Context;
 use latch_app::domain::names::Username;
@@ -75,6 +77,7 @@ async fn serve_with_store(
 ) -> anyhow::Result<ExitCode> {
     let app = App::new(store.clone(), Arc::new(SystemClock), config.app.clone());
     app.install_host_key_probe(Arc::new(SshHostKeyProbe));
+    app.install_incident_directory(Arc::new(HttpIncidentDirectory::new(config.integrations.clone())?));
     let gateway_config = latch_ssh::GatewayConfig {
         listen: config.ssh.listen,
         host_key,
@@ -103,6 +106,7 @@ async fn serve_with_store(
     let mut tasks = Tasks::new(shutdown.clone());
     tasks.spawn(ExpirySweeper { app: app.clone(), every: ExpirySweeper::DEFAULT_INTERVAL });
     tasks.spawn(AccessSweeper { app: app.clone() });
+    tasks.spawn(WebhookDelivery { app: app.clone(), webhooks: config.webhooks.clone() });
     tracing::info!(listen = %ssh_address, "serving the SSH gateway");
     let gateway_stop = shutdown.child_token();
     let gateway_task = tokio::spawn(gateway.run(gateway_stop.clone()));

@@ -105,7 +105,8 @@ impl AccessSweeper {
     /// Gateway sessions also end themselves at their grant's end; this bounds how late a revocation made on
     /// another node (or a grant end missed by a session timer) is enforced here.
     pub const GRANT_INTERVAL: Duration = Duration::from_millis(250);
-    pub const REQUEST_INTERVAL: Duration = Duration::from_secs(10);
+    /// Request expiry and automatic check-in.
+    pub const REQUEST_INTERVAL: Duration = Duration::from_secs(5);
     /// How often live sessions are checked against current users, accounts, grants and policies.
     pub const RECONCILE_INTERVAL: Duration = Duration::from_secs(5);
 }
@@ -136,6 +137,28 @@ impl AccessSweeper {
     }
 }
 
+impl AccessSweeper {
+    /// Expires undecided requests, checks in credentials whose release period ended and switches off expired
+    /// break-glass.
+    async fn on_request_tick(&self) {
+        match self.app.expire_overdue_requests().await {
+            Ok(0) | Err(latch_app::AppError::Sealed) => {}
+            Ok(expired) => tracing::info!(expired, "expired undecided requests"),
+            Err(err) => tracing::warn!(error = %err, detail = ?err, "expiring requests failed; will retry"),
+        }
+        match self.app.check_in_expired().await {
+            Ok(0) | Err(latch_app::AppError::Sealed) => {}
+            Ok(checked_in) => tracing::info!(checked_in, "checked in credentials whose release period ended"),
+            Err(err) => tracing::warn!(error = %err, detail = ?err, "automatic check-in failed; will retry"),
+        }
+        match self.app.end_expired_break_glass().await {
+            Ok(0) | Err(latch_app::AppError::Sealed) => {}
+            Ok(ended) => tracing::info!(ended, "switched off break-glass whose time ran out"),
+            Err(err) => tracing::warn!(error = %err, detail = ?err, "ending break-glass failed; will retry"),
+        }
+    }
+}
+
 impl Task for AccessSweeper {
     const NAME: &'static str = "access-sweeper";
 
@@ -156,11 +179,7 @@ impl Task for AccessSweeper {
                     Ok(ended) => tracing::warn!(ended, "ended live sessions that are no longer allowed"),
                     Err(err) => tracing::warn!(error = %err, detail = ?err, "reconciling live sessions failed"),
                 },
-                _ = requests.tick() => match self.app.expire_overdue_requests().await {
-                    Ok(0) | Err(latch_app::AppError::Sealed) => {}
-                    Ok(expired) => tracing::info!(expired, "expired undecided requests"),
-                    Err(err) => tracing::warn!(error = %err, detail = ?err, "expiring requests failed; will retry"),
-                },
+                _ = requests.tick() => self.on_request_tick().await,
             }
         }
     }

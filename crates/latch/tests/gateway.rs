@@ -85,10 +85,7 @@ fn grant_through_the_gateway_from_first_use_to_expiry() {
     assert!(ended_after_grant < Duration::from_millis(1500), "ended {ended_after_grant:?} after the grant's end");
     assert!(String::from_utf8_lossy(&running.stderr).contains("expired"), "{}\n{}", describe(&running), server.logs());
 
-    let sessions = admin.run(&["sessions", "--json"]).success().json();
-    let reasons: Vec<&str> =
-        sessions["sessions"].as_array().unwrap().iter().filter_map(|s| s["end_reason"].as_str()).collect();
-    assert!(reasons.contains(&"grant_expired"), "{sessions}");
+    wait_for_end_reason(&admin, "grant_expired");
     wait_for_receipt(&admin);
 
     // After the grant's end, and after a restart, access stays refused.
@@ -97,6 +94,20 @@ fn grant_through_the_gateway_from_first_use_to_expiry() {
     server.restart();
     let after_restart = ssh(&server, &alice_key, "alice@db01", "true");
     assert_eq!(after_restart.status.code(), Some(255), "{}", describe(&after_restart));
+}
+
+/// The client may exit before the gateway has recorded the session's end: poll for it (bounded).
+fn wait_for_end_reason(admin: &Cli, reason: &str) {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let sessions = admin.run(&["sessions", "--json"]).success().json();
+        let ended = sessions["sessions"].as_array().unwrap().iter().any(|s| s["end_reason"] == reason);
+        if ended {
+            return;
+        }
+        assert!(Instant::now() < deadline, "no session ended with {reason}: {sessions}");
+        std::thread::sleep(Duration::from_millis(200));
+    }
 }
 
 /// The sweeper writes a `grant.ended` receipt with due and enforced times.
@@ -173,4 +184,100 @@ fn rfc3339_in(after: Duration) -> String {
 fn parse_time(text: &str) -> std::time::SystemTime {
     let at = time::OffsetDateTime::parse(text, &time::format_description::well_known::Rfc3339).unwrap();
     at.into()
+}
+
+#[test]
+fn an_auditor_watches_a_live_session_through_the_cli() {
+    let Some(sshd) = latch_testkit::sshd::start_or_skip(&[]).unwrap() else { return };
+    let server = Server::start();
+    let admin = server.admin();
+    let keys = tempfile::tempdir().unwrap();
+    let alice_key = person_key(keys.path());
+    let alice = user(&server, &admin, "alice");
+    admin.run(&["ssh-keys", "add", pub_path(&alice_key).to_str().unwrap(), "--user", "alice"]).success();
+    let auditor = server.client();
+    let create = ["users", "create", "auditor1", "--role", "auditor", "--password-stdin"];
+    admin.run_with_stdin(&create, &format!("{PASSWORD}\n")).success();
+    auditor.login_with_stdin("auditor1", &format!("{PASSWORD}\n")).success();
+
+    let port = sshd.port().to_string();
+    admin.run(&["targets", "add", "db01", "--address", "127.0.0.1", "--port", &port]).success();
+    admin.run(&["targets", "fetch-host-key", "db01", "--yes"]).success();
+    let secret = format!("{}\n", sshd.user().password);
+    admin.run_with_stdin(&["accounts", "add", "db01", &sshd.user().name, "--secret-stdin"], &secret).success();
+    let policy = json!({ "name": "db-standing", "users": ["alice"], "targets": [{"name": "db01"}],
+        "mode": "standing", "max_duration_minutes": 60 });
+    let file = keys.path().join("policy.json");
+    std::fs::write(&file, serde_json::to_string(&policy).unwrap()).unwrap();
+    admin.run(&["policies", "create", "--file", file.to_str().unwrap()]).success();
+
+    // alice's live shell; a watchdog ends it (and with it every watch) if the test gets stuck.
+    let mut shell = Command::new("ssh")
+        .args(["-tt", "-F", "/dev/null", "-o", "BatchMode=yes", "-o", "StrictHostKeyChecking=no"])
+        .args(["-o", "UserKnownHostsFile=/dev/null", "-o", "IdentitiesOnly=yes", "-o", "LogLevel=ERROR", "-i"])
+        .arg(&alice_key)
+        .args(["-p", &server.ssh_port().to_string(), "alice@db01@127.0.0.1"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut typing = shell.stdin.take().unwrap();
+    let shell_pid = shell.id().to_string();
+    let (test_done, done) = std::sync::mpsc::channel::<()>();
+    let watchdog = std::thread::spawn(move || {
+        if let Err(std::sync::mpsc::RecvTimeoutError::Timeout) = done.recv_timeout(Duration::from_secs(60)) {
+            let _ = Command::new("kill").arg(&shell_pid).status();
+        }
+    });
+    let session = wait_for_live_session(&admin);
+
+    let refused = alice.run(&["sessions", "watch", &session]);
+    assert_eq!(refused.code, 5, "{}", refused.all());
+    let mut terminal = auditor.spawn(&["sessions", "watch", &session]);
+    let mut cast = auditor.spawn(&["sessions", "watch", &session, "--asciicast"]);
+    let header: serde_json::Value = serde_json::from_str(&cast.read_line_where(|line| line.starts_with('{'))).unwrap();
+    assert_eq!(header["version"], 2, "{header}");
+    assert!(header["width"].as_u64().is_some_and(|width| width > 0), "{header}");
+    // Both watchers are subscribed once both watches are in the audit log.
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while audit_count(&admin, "session.watched") < 2 {
+        assert!(Instant::now() < deadline, "the watches were not audited");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+
+    std::io::Write::write_all(&mut typing, b"echo watch-$((6*7))\n").unwrap();
+    // The typed command is echoed as `watch-$((6*7))`: only the shell's output says `watch-42`.
+    terminal.read_line_where(|line| line.contains("watch-42"));
+    let event = cast.read_line_where(|line| line.contains("watch-42"));
+    let event: serde_json::Value = serde_json::from_str(&event).unwrap();
+    assert_eq!(event[1], "o", "{event}");
+    assert!(event[0].as_f64().is_some(), "{event}");
+
+    // The session's end ends both watches with success.
+    std::io::Write::write_all(&mut typing, b"exit\n").unwrap();
+    drop(typing);
+    assert!(shell.wait().unwrap().success());
+    assert_eq!(terminal.finish(), 0);
+    assert_eq!(cast.finish(), 0);
+    drop(test_done);
+    watchdog.join().unwrap();
+}
+
+/// The id of the one live session, once there is one (bounded by 20 s).
+fn wait_for_live_session(admin: &Cli) -> String {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let live = admin.run(&["sessions", "--live", "--json"]).success().json();
+        if let Some(id) = live["sessions"][0]["id"].as_str() {
+            return id.to_owned();
+        }
+        assert!(Instant::now() < deadline, "no live session: {live}");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+fn audit_count(admin: &Cli, kind: &str) -> usize {
+    let audit = admin.run(&["audit", "list", "--kind", kind, "--json"]).success().json();
+    audit["records"].as_array().map_or(0, Vec::len)
 }

@@ -337,6 +337,25 @@ impl Client {
     }
 }
 
+/// Incident integrations: the open tasks of a ticket, and test mode (admin).
+impl Client {
+    pub async fn incident_tasks(
+        &self,
+        integration: &str,
+        params: &IncidentTasksParams,
+    ) -> Result<IncidentTaskListView, ClientError> {
+        self.get_query(path!("integrations", integration, "tasks"), params).await
+    }
+
+    pub async fn test_integration(
+        &self,
+        integration: &str,
+        request: &IntegrationTestRequest,
+    ) -> Result<IntegrationTestView, ClientError> {
+        self.post(path!("integrations", integration, "test"), request).await
+    }
+}
+
 /// Grants: time-bound access given by approved requests.
 impl Client {
     pub async fn list_grants(&self, params: &GrantListParams) -> Result<GrantListView, ClientError> {
@@ -364,5 +383,59 @@ impl Client {
 
     pub async fn terminate_session(&self, session: &str) -> Result<SessionView, ClientError> {
         self.post_empty(path!("sessions", session, "terminate")).await
+    }
+
+    /// Follows a live session as asciicast v2 lines (see [`ASCIICAST_CONTENT_TYPE`]) until it ends.
+    pub async fn watch_session(&self, session: &str) -> Result<super::LineStream, ClientError> {
+        self.lines(self.request(Method::GET, path!("sessions", session, "watch"))?).await
+    }
+}
+
+/// Credential check-outs and the rotation queue they feed.
+impl Client {
+    pub async fn check_out(&self, request: &CreateCheckoutRequest) -> Result<CheckoutView, ClientError> {
+        self.post(path!("checkouts"), request).await
+    }
+
+    pub async fn list_checkouts(&self, params: &CheckoutListParams) -> Result<CheckoutListView, ClientError> {
+        self.get_query(path!("checkouts"), params).await
+    }
+
+    pub async fn get_checkout(&self, checkout: &str) -> Result<CheckoutView, ClientError> {
+        self.get(path!("checkouts", checkout)).await
+    }
+
+    /// The secret, once per check-out.
+    pub async fn reveal_checkout(&self, checkout: &str) -> Result<RevealedSecretView, ClientError> {
+        self.post_empty(path!("checkouts", checkout, "reveal")).await
+    }
+
+    pub async fn check_in(&self, checkout: &str) -> Result<CheckoutView, ClientError> {
+        self.post_empty(path!("checkouts", checkout, "checkin")).await
+    }
+
+    pub async fn list_rotations(
+        &self,
+        params: &QueuedRotationListParams,
+    ) -> Result<QueuedRotationListView, ClientError> {
+        self.get_query(path!("rotations"), params).await
+    }
+}
+
+/// Break-glass: emergency access switched on for named targets.
+impl Client {
+    pub async fn activate_break_glass(
+        &self,
+        request: &ActivateBreakGlassRequest,
+    ) -> Result<BreakGlassView, ClientError> {
+        self.post(path!("break-glass"), request).await
+    }
+
+    pub async fn list_break_glass(&self, params: &BreakGlassListParams) -> Result<BreakGlassListView, ClientError> {
+        self.get_query(path!("break-glass"), params).await
+    }
+
+    pub async fn end_break_glass(&self, break_glass: &str) -> Result<BreakGlassView, ClientError> {
+        self.post_empty(path!("break-glass", break_glass, "end")).await
     }
 }

@@ -55,6 +55,7 @@ pub async fn inventory(t: &TestApp, target: &str, accounts: &[&str]) {
             secret: (!name.starts_with("nosecret")).then(|| SecretString::new("an account password 1".to_owned())),
             api_enabled: false,
             rotate_after_use: false,
+            exclusive_checkout: true,
             description: String::new(),
         };
         t.app.create_account(&admin, target, account, &ctx()).await.expect("create account");

@@ -1,7 +1,10 @@
 //! Audit events of just-in-time access and the gateway: policies, requests, grants and gateway sessions.
 
 use super::AuditValue;
-use crate::{AccessRequestId, AccountId, GatewaySessionId, GrantId, PolicyId, TargetId, Timestamp, UserId};
+use crate::{
+    AccessRequestId, AccountId, BreakGlassId, CheckoutId, GatewaySessionId, GrantId, PolicyId, RotationId, TargetId,
+    Timestamp, UserId,
+};
 
 /// What happened to access: who may reach what, and the sessions that used it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -77,6 +80,10 @@ pub enum AccessEvent {
         requested_at: Timestamp,
         enforced_at: Timestamp,
     },
+    /// An auditor started watching a live session's output.
+    SessionWatched {
+        session_id: GatewaySessionId,
+    },
     /// The gateway refused a connection; the person saw only "not allowed".
     ConnectionRefused {
         user_id: UserId,
@@ -92,6 +99,68 @@ pub enum AccessEvent {
         target_id: TargetId,
         expected: String,
         presented: String,
+    },
+    /// An account's credential was checked out for a release period.
+    CredentialCheckedOut {
+        checkout_id: CheckoutId,
+        account_id: AccountId,
+        grant_id: Option<GrantId>,
+        exclusive: bool,
+        reason: String,
+        release_until: Timestamp,
+    },
+    /// A checked-out secret was shown to its holder (written before the secret leaves Latch).
+    CredentialRevealed {
+        checkout_id: CheckoutId,
+        account_id: AccountId,
+    },
+    CredentialCheckedIn {
+        checkout_id: CheckoutId,
+        account_id: AccountId,
+        reason: String,
+    },
+    /// A rotation of the account's secret was queued because a check-out of it ended.
+    RotationQueued {
+        rotation_id: RotationId,
+        account_id: AccountId,
+        checkout_id: CheckoutId,
+    },
+    /// Emergency access was switched on for `targets` until `ends_at`.
+    BreakGlassActivated {
+        break_glass_id: BreakGlassId,
+        targets: Vec<String>,
+        reason: String,
+        ends_at: Timestamp,
+    },
+    /// Emergency access was switched off: `manual` or `expired`, with the sessions still running under it then.
+    BreakGlassEnded {
+        break_glass_id: BreakGlassId,
+        reason: String,
+        sessions_ended: i64,
+    },
+    /// An incident integration confirmed the request's ticket and task; the window ends at the task's expiry at most.
+    RequestIncidentValidated {
+        request_id: AccessRequestId,
+        integration: String,
+        ticket: String,
+        task: String,
+        task_expires_at: Timestamp,
+    },
+    /// An admin ran an incident integration's lookup and validation in test mode; nothing was granted.
+    IntegrationTested {
+        integration: String,
+        user_id: UserId,
+        ticket: String,
+        task: Option<String>,
+        /// `would_grant`, `would_wait_for_approval` or `refused: …`.
+        verdict: String,
+    },
+    /// The incident system reported a ticket closed: its grants were revoked and its pending requests cancelled.
+    IncidentClosed {
+        integration: String,
+        ticket: String,
+        grants_revoked: i64,
+        requests_cancelled: i64,
     },
 }
 
@@ -121,9 +190,19 @@ impl AccessEvent {
             E::SessionStarted { .. } => "session.started",
             E::SessionEnded { .. } => "session.ended",
             E::SessionTerminated { .. } => "session.terminated",
+            E::SessionWatched { .. } => "session.watched",
             E::ConnectionRefused { .. } => "session.refused",
             E::HostKeyPinned { .. } => "target.host_key_pinned",
             E::HostKeyMismatch { .. } => "target.host_key_mismatch",
+            E::CredentialCheckedOut { .. } => "credential.checked_out",
+            E::CredentialRevealed { .. } => "credential.revealed",
+            E::CredentialCheckedIn { .. } => "credential.checked_in",
+            E::RotationQueued { .. } => "credential.rotation_queued",
+            E::BreakGlassActivated { .. } => "break_glass.activated",
+            E::BreakGlassEnded { .. } => "break_glass.ended",
+            E::RequestIncidentValidated { .. } => "request.incident_validated",
+            E::IntegrationTested { .. } => "integration.tested",
+            E::IncidentClosed { .. } => "incident.closed",
         }
     }
 
@@ -179,6 +258,7 @@ impl AccessEvent {
                 ("grant_id", grant_id.map(|g| g.to_string()).unwrap_or_default().into()),
             ],
             E::SessionEnded { session_id, reason } => vec![("session_id", s(session_id)), ("reason", s(reason))],
+            E::SessionWatched { session_id } => vec![("session_id", s(session_id))],
             E::SessionTerminated { session_id, requested_at, enforced_at } => {
                 vec![("session_id", s(session_id)), ("requested_at", t(requested_at)), ("enforced_at", t(enforced_at))]
             }
@@ -191,6 +271,54 @@ impl AccessEvent {
             E::HostKeyMismatch { target_id, expected, presented } => {
                 vec![("target_id", s(target_id)), ("expected", s(expected)), ("presented", s(presented))]
             }
+            E::CredentialCheckedOut { checkout_id, account_id, grant_id, exclusive, reason, release_until } => vec![
+                ("checkout_id", s(checkout_id)),
+                ("account_id", s(account_id)),
+                ("grant_id", grant_id.map(|g| g.to_string()).unwrap_or_default().into()),
+                ("exclusive", (*exclusive).into()),
+                ("reason", s(reason)),
+                ("release_until", t(release_until)),
+            ],
+            E::CredentialRevealed { checkout_id, account_id } => {
+                vec![("checkout_id", s(checkout_id)), ("account_id", s(account_id))]
+            }
+            E::CredentialCheckedIn { checkout_id, account_id, reason } => {
+                vec![("checkout_id", s(checkout_id)), ("account_id", s(account_id)), ("reason", s(reason))]
+            }
+            E::RotationQueued { rotation_id, account_id, checkout_id } => {
+                vec![("rotation_id", s(rotation_id)), ("account_id", s(account_id)), ("checkout_id", s(checkout_id))]
+            }
+            E::BreakGlassActivated { break_glass_id, targets, reason, ends_at } => vec![
+                ("break_glass_id", s(break_glass_id)),
+                ("targets", targets.clone().into()),
+                ("reason", s(reason)),
+                ("ends_at", t(ends_at)),
+            ],
+            E::BreakGlassEnded { break_glass_id, reason, sessions_ended } => vec![
+                ("break_glass_id", s(break_glass_id)),
+                ("reason", s(reason)),
+                ("sessions_ended", (*sessions_ended).into()),
+            ],
+            E::RequestIncidentValidated { request_id, integration, ticket, task, task_expires_at } => vec![
+                ("request_id", s(request_id)),
+                ("integration", s(integration)),
+                ("ticket", s(ticket)),
+                ("task", s(task)),
+                ("task_expires_at", t(task_expires_at)),
+            ],
+            E::IntegrationTested { integration, user_id, ticket, task, verdict } => vec![
+                ("integration", s(integration)),
+                ("user_id", s(user_id)),
+                ("ticket", s(ticket)),
+                ("task", task.clone().unwrap_or_default().into()),
+                ("verdict", s(verdict)),
+            ],
+            E::IncidentClosed { integration, ticket, grants_revoked, requests_cancelled } => vec![
+                ("integration", s(integration)),
+                ("ticket", s(ticket)),
+                ("grants_revoked", (*grants_revoked).into()),
+                ("requests_cancelled", (*requests_cancelled).into()),
+            ],
         }
     }
 }

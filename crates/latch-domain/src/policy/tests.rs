@@ -50,6 +50,7 @@ fn account(username: &str) -> Account {
             secret_kind: SecretKind::Password,
             api_enabled: false,
             rotate_after_use: false,
+            exclusive_checkout: true,
             description: String::new(),
         },
         has_secret: true,

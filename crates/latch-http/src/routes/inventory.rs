@@ -123,6 +123,7 @@ pub(crate) async fn update_account(
     let change = AccountChange {
         api_enabled: request.api_enabled,
         rotate_after_use: request.rotate_after_use,
+        exclusive_checkout: request.exclusive_checkout,
         description: request.description,
         secret: request.secret.map(SecretString::new),
     };
@@ -165,6 +166,7 @@ pub(crate) async fn export(
                     secret: None,
                     api_enabled: a.spec.api_enabled,
                     rotate_after_use: a.spec.rotate_after_use,
+                    exclusive_checkout: Some(a.spec.exclusive_checkout),
                     description: a.spec.description.clone(),
                 })
                 .collect(),
@@ -232,6 +234,7 @@ fn new_account(request: CreateAccountRequest) -> NewAccount {
         secret: request.secret.map(SecretString::new),
         api_enabled: request.api_enabled,
         rotate_after_use: request.rotate_after_use,
+        exclusive_checkout: request.exclusive_checkout.unwrap_or(true),
         description: request.description,
     }
 }

@@ -4,7 +4,10 @@ mod access;
 mod api_accounts;
 mod audit;
 mod auth;
+mod break_glass;
+mod checkouts;
 mod groups;
+mod integrations;
 mod inventory;
 mod oauth;
 mod openapi;
@@ -72,9 +75,20 @@ pub(crate) fn register(router: OpenApiRouter<HttpState>) -> OpenApiRouter<HttpSt
         .routes(routes!(access::list_grants))
         .routes(routes!(access::get_grant))
         .routes(routes!(access::revoke_grant))
+        .routes(routes!(integrations::tasks))
+        .routes(routes!(integrations::test))
+        .routes(routes!(integrations::incident_closed))
         .routes(routes!(sessions::list))
         .routes(routes!(sessions::get))
         .routes(routes!(sessions::terminate))
+        .routes(routes!(sessions::watch))
+        .routes(routes!(checkouts::list, checkouts::create))
+        .routes(routes!(checkouts::get))
+        .routes(routes!(checkouts::reveal))
+        .routes(routes!(checkouts::check_in))
+        .routes(routes!(checkouts::rotations))
+        .routes(routes!(break_glass::list, break_glass::activate))
+        .routes(routes!(break_glass::end))
 }
 
 /// Makes the generated document available to its own route.

@@ -1,10 +1,26 @@
 use crate::HttpState;
 use crate::error::ApiResult;
-use crate::guard::{Need, Params, SessionsReadOrOwn, SessionsTerminate, Signed};
+use crate::guard::{Access, Need, Params, Rule, SessionsReadOrOwn, SessionsTerminate, Signed};
 use crate::views;
 use axum::Json;
+use axum::body::Body;
 use axum::extract::{Path, State};
-use latch_api::{ErrorBody, SessionListParams, SessionListView, SessionView};
+use axum::http::header;
+use axum::response::{IntoResponse, Response};
+use latch_api::{ASCIICAST_CONTENT_TYPE, ErrorBody, SessionListParams, SessionListView, SessionView};
+use latch_app::{LiveOutputKind, SessionWatch, WatchEvent};
+use latch_domain::permission::Permission;
+use std::collections::HashMap;
+use std::convert::Infallible;
+use std::time::Duration;
+
+/// Holders of `sessions:read`: auditors, who may watch any live session.
+#[derive(Debug)]
+pub(crate) struct SessionsRead;
+
+impl Access for SessionsRead {
+    const RULE: Rule = Rule::Permission(Permission::SessionsRead);
+}
 
 /// Lists gateway sessions, newest first; without `sessions:read`, only the caller's own.
 #[utoipa::path(get, path = "/api/v1/sessions", tag = "sessions", params(SessionListParams),
@@ -46,4 +62,146 @@ pub(crate) async fn terminate(
     Path(id): Path<String>,
 ) -> ApiResult<Json<SessionView>> {
     Ok(Json(views::session(&state.app.terminate_session(&need.principal, &id, &need.ctx).await?)))
+}
+
+/// Follows a live session's terminals as they are used, as an asciicast v2 stream: a header line, then one line
+/// per event as it happens (`[seconds, "o" | "i" | "r", data]`, times from when watching began; input only when
+/// the policy records it), and a marker line (`"m"`) when the watcher fell behind and lost events. The stream ends
+/// when the session ends. The watch is recorded in the audit log before anything is sent.
+#[utoipa::path(get, path = "/api/v1/sessions/{session}/watch", tag = "sessions", params(("session" = String, Path)),
+    responses(
+        (status = 200, description = "asciicast v2, one JSON line per event", content_type = "application/x-asciicast",
+            body = String),
+        (status = 404, body = ErrorBody),
+        (status = 409, description = "the session has ended or runs on another node", body = ErrorBody)))]
+pub(crate) async fn watch(
+    State(state): State<HttpState>,
+    need: Need<SessionsRead>,
+    Path(id): Path<String>,
+) -> ApiResult<Response> {
+    let watch = state.app.watch_session(&need.principal, &id, &need.ctx).await?;
+    let cast = AsciicastStream::new(watch);
+    let lines = futures_util::stream::unfold(cast, |mut cast| async move {
+        let line = cast.next_line().await?;
+        Some((Ok::<_, Infallible>(line), cast))
+    });
+    let headers = [(header::CONTENT_TYPE, ASCIICAST_CONTENT_TYPE), (header::CACHE_CONTROL, "no-store")];
+    Ok((headers, Body::from_stream(lines)).into_response())
+}
+
+/// A session watch as asciicast v2 lines, each ending in a newline.
+#[derive(Debug)]
+struct AsciicastStream {
+    watch: SessionWatch,
+    header_sent: bool,
+    /// Characters split across events, held back per channel and direction (input or output).
+    decoders: HashMap<(u32, bool), Utf8Stream>,
+}
+
+impl AsciicastStream {
+    fn new(watch: SessionWatch) -> AsciicastStream {
+        AsciicastStream { watch, header_sent: false, decoders: HashMap::new() }
+    }
+
+    /// The next line; `None` once the session has ended.
+    async fn next_line(&mut self) -> Option<String> {
+        if !self.header_sent {
+            self.header_sent = true;
+            return Some(self.header());
+        }
+        loop {
+            let (at, code, text) = match self.watch.next().await? {
+                WatchEvent::Lagged { at, skipped } => (at, "m", format!("watcher lagged, {skipped} events skipped")),
+                WatchEvent::Output { at, output } => {
+                    let (code, text) = match output.kind {
+                        LiveOutputKind::Resize { cols, rows } => ("r", format!("{cols}x{rows}")),
+                        LiveOutputKind::Output => ("o", self.decode(output.channel, false, &output.data)),
+                        LiveOutputKind::Input => ("i", self.decode(output.channel, true, &output.data)),
+                    };
+                    (at, code, text)
+                }
+            };
+            // Empty when an event held only the start of a character.
+            if !text.is_empty() {
+                return Some(event_line(at, code, &text));
+            }
+        }
+    }
+
+    fn header(&self) -> String {
+        let size = self.watch.terminal_size();
+        let session = self.watch.session();
+        let header = serde_json::json!({
+            "version": 2,
+            "width": size.cols,
+            "height": size.rows,
+            "timestamp": self.watch.started_at().as_unix_seconds(),
+            "title": format!("{}@{}@{} (session {})", session.username, session.account_name, session.target_name,
+                session.id),
+        });
+        format!("{header}\n")
+    }
+
+    fn decode(&mut self, channel: u32, input: bool, bytes: &[u8]) -> String {
+        self.decoders.entry((channel, input)).or_default().decode(bytes)
+    }
+}
+
+/// `[seconds, code, text]` and a newline; seconds rounded to microseconds.
+fn event_line(at: Duration, code: &str, text: &str) -> String {
+    let seconds = at.as_micros() as f64 / 1_000_000.0;
+    let line = serde_json::json!([seconds, code, text]);
+    format!("{line}\n")
+}
+
+/// Decodes a byte stream that arrives in arbitrary pieces as UTF-8, holding back a character split between pieces;
+/// bytes that can never be valid become U+FFFD, as `String::from_utf8_lossy` does.
+#[derive(Debug, Default)]
+struct Utf8Stream {
+    pending: Vec<u8>,
+}
+
+impl Utf8Stream {
+    fn decode(&mut self, bytes: &[u8]) -> String {
+        let mut joined = std::mem::take(&mut self.pending);
+        joined.extend_from_slice(bytes);
+        let complete = joined.len() - incomplete_tail(&joined);
+        self.pending = joined.split_off(complete);
+        String::from_utf8_lossy(&joined).into_owned()
+    }
+}
+
+/// How many bytes at the end of `bytes` start a character that is still missing its last bytes (0 to 3).
+fn incomplete_tail(bytes: &[u8]) -> usize {
+    (1..=bytes.len().min(3))
+        .find(|&len| {
+            let tail = &bytes[bytes.len() - len..];
+            std::str::from_utf8(tail).is_err_and(|error| error.valid_up_to() == 0 && error.error_len().is_none())
+        })
+        .unwrap_or(0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn characters_split_between_events_are_joined() {
+        let euro = "€".as_bytes();
+        let mut stream = Utf8Stream::default();
+        assert_eq!(stream.decode(&[b'a', euro[0]]), "a");
+        assert_eq!(stream.decode(&euro[1..2]), "");
+        assert_eq!(stream.decode(&[euro[2], b'b']), "€b");
+        assert_eq!(stream.decode(&[0xff, b'c']), "\u{fffd}c");
+        assert_eq!(stream.decode("é".as_bytes()), "é");
+    }
+
+    #[test]
+    fn event_lines_are_asciicast_v2() {
+        assert_eq!(
+            event_line(Duration::from_micros(1_500_001), "o", "hi\r\n\"x\""),
+            "[1.500001,\"o\",\"hi\\r\\n\\\"x\\\"\"]\n"
+        );
+        assert_eq!(event_line(Duration::ZERO, "r", "80x24"), "[0.0,\"r\",\"80x24\"]\n");
+    }
 }

@@ -97,7 +97,8 @@ pub(crate) async fn establish(
     info!(session_id = %grant.session_id(), target = %grant.target().spec.name, "gateway session started");
     let remote_forwarding = grant.forwarding().remote;
     let max_channels = context.limits.max_channels_per_connection;
-    let session = Arc::new(ActiveSession::new(app.clone(), grant, upstream, recorder, client, max_channels));
+    let watchers = live.publisher();
+    let session = Arc::new(ActiveSession::new(app.clone(), grant, upstream, recorder, watchers, client, max_channels));
     if let Some(forwarded) = forwarded.filter(|_| remote_forwarding) {
         let dispatcher = forward::dispatch_remote_forwards(session.clone(), forwarded);
         session.spawn_relay(dispatcher);

@@ -6,11 +6,15 @@
 //! window. Requests (pty-req, env, shell, exec, subsystem, window-change, signal) reach this relay in the order
 //! the client sent them, interleaved with the data, and are passed on in that order; the handler has already
 //! answered them (see `connection.rs`).
+//!
+//! What is recorded of a shell or command (output, input when the policy records it, window changes) is also shown
+//! to auditors watching the session live, once recorded; publishing never waits for them.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
+use latch_app::LiveOutputKind;
 use latch_recording::{AsciicastHeader, SessionEvent};
 use russh::client::Msg as ClientMsg;
 use russh::server::{ChannelOpenHandle, Msg as ServerMsg};
@@ -142,6 +146,7 @@ impl Requests<'_> {
             ChannelMsg::Data { data } => {
                 if self.session.grant.record_input() && self.recording.load(Ordering::Acquire) {
                     self.session.recorder.input(self.number, &data).await.map_err(|_| End::RecordingStopped)?;
+                    self.session.show_watchers(self.number, LiveOutputKind::Input, &data);
                 }
                 self.session.count_to_target(data.len());
                 target.data_bytes(data).await
@@ -176,6 +181,8 @@ impl Requests<'_> {
                 if self.recording.load(Ordering::Acquire) {
                     let recorder = &self.session.recorder;
                     recorder.resize(self.number, col_width, row_height).await.map_err(|_| End::RecordingStopped)?;
+                    let size = LiveOutputKind::Resize { cols: col_width, rows: row_height };
+                    self.session.show_watchers(self.number, size, &[]);
                 }
                 target.window_change(col_width, row_height, pix_width, pix_height).await
             }
@@ -188,6 +195,10 @@ impl Requests<'_> {
 
     /// Creates this channel's cast before anything is relayed on it.
     async fn open_cast(&mut self, title: &str) -> Result<(), End> {
+        if let Some(terminal) = &self.terminal {
+            let size = LiveOutputKind::Resize { cols: terminal.cols, rows: terminal.rows };
+            self.session.show_watchers(self.number, size, &[]);
+        }
         let terminal =
             self.terminal.clone().unwrap_or(Terminal { term: String::new(), cols: DEFAULT_COLS, rows: DEFAULT_ROWS });
         let header = AsciicastHeader {
@@ -218,15 +229,21 @@ async fn pump_to_client(
     while let Some(message) = target.wait().await {
         let sent = match message {
             ChannelMsg::Data { data } => {
-                if recording.load(Ordering::Acquire) && session.recorder.output(number, &data).await.is_err() {
-                    return End::RecordingStopped;
+                if recording.load(Ordering::Acquire) {
+                    if session.recorder.output(number, &data).await.is_err() {
+                        return End::RecordingStopped;
+                    }
+                    session.show_watchers(number, LiveOutputKind::Output, &data);
                 }
                 session.count_from_target(data.len());
                 client.data_bytes(data).await
             }
             ChannelMsg::ExtendedData { data, ext } => {
-                if recording.load(Ordering::Acquire) && session.recorder.output(number, &data).await.is_err() {
-                    return End::RecordingStopped;
+                if recording.load(Ordering::Acquire) {
+                    if session.recorder.output(number, &data).await.is_err() {
+                        return End::RecordingStopped;
+                    }
+                    session.show_watchers(number, LiveOutputKind::Output, &data);
                 }
                 session.count_from_target(data.len());
                 client.extended_data_bytes(ext, data).await

@@ -5,7 +5,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
-use latch_app::{App, ConnectionGrant, SessionTraffic};
+use latch_app::{App, ConnectionGrant, LiveOutputKind, LiveOutputPublisher, SessionTraffic};
 use latch_domain::gateway_session::SessionEndReason;
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use tokio_util::sync::{CancellationToken, WaitForCancellationFuture};
@@ -21,6 +21,8 @@ pub(crate) struct ActiveSession {
     pub(crate) grant: ConnectionGrant,
     pub(crate) upstream: UpstreamConnection,
     pub(crate) recorder: Recorder,
+    /// Where what is recorded is also shown to auditors watching live.
+    watchers: LiveOutputPublisher,
     /// The client connection, for channels the gateway opens towards it and for requests outside a channel.
     pub(crate) client: russh::server::Handle,
     channels: Arc<Semaphore>,
@@ -37,6 +39,7 @@ impl ActiveSession {
         grant: ConnectionGrant,
         upstream: UpstreamConnection,
         recorder: Recorder,
+        watchers: LiveOutputPublisher,
         client: russh::server::Handle,
         max_channels: usize,
     ) -> ActiveSession {
@@ -45,6 +48,7 @@ impl ActiveSession {
             grant,
             upstream,
             recorder,
+            watchers,
             client,
             channels: Arc::new(Semaphore::new(max_channels)),
             ending: CancellationToken::new(),
@@ -98,6 +102,11 @@ impl ActiveSession {
     pub(crate) async fn wait_for_relays(&self, limit: Duration) -> bool {
         self.relays.close();
         tokio::time::timeout(limit, self.relays.wait()).await.is_ok()
+    }
+
+    /// Shows what was just recorded on `channel` to the auditors watching the session live; never waits.
+    pub(crate) fn show_watchers(&self, channel: u32, kind: LiveOutputKind, data: &[u8]) {
+        self.watchers.publish(channel, kind, data);
     }
 
     pub(crate) fn count_to_target(&self, bytes: usize) {

@@ -9,6 +9,8 @@
 mod access_policies;
 mod access_requests;
 mod audit;
+mod break_glass;
+mod checkouts;
 mod fixtures;
 mod harness;
 mod identity;
@@ -72,4 +74,10 @@ on_both_backends! {
     access_requests::check_gateway_sessions => gateway_sessions_sqlite, gateway_sessions_postgres;
     access_requests::check_end_abandoned_during_end =>
         end_abandoned_during_end_sqlite, end_abandoned_during_end_postgres;
+    checkouts::check_checkouts => checkouts_sqlite, checkouts_postgres;
+    checkouts::check_rotation_queue => rotation_queue_sqlite, rotation_queue_postgres;
+    checkouts::check_exclusive_checkout_race => exclusive_checkout_race_sqlite, exclusive_checkout_race_postgres;
+    break_glass::check_break_glass => break_glass_sqlite, break_glass_postgres;
+    break_glass::check_break_glass_grants_and_sessions =>
+        break_glass_grants_and_sessions_sqlite, break_glass_grants_and_sessions_postgres;
 }

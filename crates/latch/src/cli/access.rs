@@ -31,7 +31,7 @@ pub struct RequestArgs {
     /// A ticket or incident reference.
     #[arg(long, value_name = "REF")]
     ticket: Option<String>,
-    /// What you will do.
+    /// The incident task you work on (see `latch incidents tasks`); for other policies, what you will do.
     #[arg(long, value_name = "TEXT")]
     task: Option<String>,
     #[command(flatten)]
@@ -203,7 +203,7 @@ async fn list_grants(client: &Client, args: &GrantsArgs, json: bool) -> anyhow::
 }
 
 /// Minutes in `90m`, `2h`, `1d` or `1h30m`.
-fn parse_duration_minutes(text: &str) -> Result<i64, String> {
+pub(super) fn parse_duration_minutes(text: &str) -> Result<i64, String> {
     let invalid = || format!("{text:?} is not a duration such as 90m, 2h, 1d or 1h30m");
     let mut total: i64 = 0;
     let mut number = String::new();

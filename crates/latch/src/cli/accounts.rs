@@ -61,6 +61,9 @@ struct AddArgs {
     /// Rotate the secret after each use.
     #[arg(long)]
     rotate_after_use: bool,
+    /// Let several people hold check-outs of this account at once (check-outs are exclusive by default).
+    #[arg(long)]
+    shared_checkout: bool,
     #[arg(long, value_name = "TEXT", default_value = "")]
     description: String,
     #[command(flatten)]
@@ -77,6 +80,9 @@ struct UpdateArgs {
     api_enabled: Option<bool>,
     #[arg(long, value_name = "true|false")]
     rotate_after_use: Option<bool>,
+    /// Whether several people may hold check-outs at once (`false`: one holder at a time).
+    #[arg(long, value_name = "true|false")]
+    shared_checkout: Option<bool>,
     #[arg(long, value_name = "TEXT")]
     description: Option<String>,
     #[command(flatten)]
@@ -134,6 +140,7 @@ fn create_request(args: AddArgs) -> anyhow::Result<CreateAccountRequest> {
         secret: secret.map(|s| s.to_string()),
         api_enabled: args.api_enabled,
         rotate_after_use: args.rotate_after_use,
+        exclusive_checkout: Some(!args.shared_checkout),
         description: args.description,
     })
 }
@@ -148,6 +155,7 @@ fn update_request(args: &UpdateArgs) -> anyhow::Result<UpdateAccountRequest> {
     Ok(UpdateAccountRequest {
         api_enabled: args.api_enabled,
         rotate_after_use: args.rotate_after_use,
+        exclusive_checkout: args.shared_checkout.map(|shared| !shared),
         description: args.description.clone(),
         secret: secret.map(|s| s.to_string()),
     })
@@ -172,7 +180,8 @@ fn ask_password() -> anyhow::Result<prompt::SecretText> {
 }
 
 pub fn print_accounts(accounts: &[AccountView]) -> std::io::Result<()> {
-    let mut table = show::Table::new(&["ID", "USERNAME", "KIND", "SECRET", "API", "ROTATE", "DESCRIPTION"]);
+    let mut table =
+        show::Table::new(&["ID", "USERNAME", "KIND", "SECRET", "API", "ROTATE", "CHECK-OUT", "DESCRIPTION"]);
     for account in accounts {
         table.row(vec![
             account.id.clone(),
@@ -181,6 +190,7 @@ pub fn print_accounts(accounts: &[AccountView]) -> std::io::Result<()> {
             if account.has_secret { "stored" } else { "none" }.to_owned(),
             show::yes_no(account.api_enabled),
             show::yes_no(account.rotate_after_use),
+            checkout_mode(account).to_owned(),
             account.description.clone(),
         ]);
     }
@@ -197,7 +207,12 @@ fn print_account(account: &AccountView) -> std::io::Result<()> {
         ("secret updated", show::optional(account.secret_updated_at.as_deref())),
         ("api enabled", show::yes_no(account.api_enabled)),
         ("rotate after use", show::yes_no(account.rotate_after_use)),
+        ("check-out", checkout_mode(account).to_owned()),
         ("description", show::optional(Some(&account.description))),
         ("created", account.created_at.clone()),
     ])
+}
+
+fn checkout_mode(account: &AccountView) -> &'static str {
+    if account.exclusive_checkout { "exclusive" } else { "shared" }
 }

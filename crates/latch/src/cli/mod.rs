@@ -11,9 +11,12 @@ mod access;
 mod accounts;
 mod api_accounts;
 mod audit;
+mod break_glass;
+mod checkouts;
 mod connection;
 mod exit;
 mod groups;
+mod integrations;
 mod policies;
 mod progress;
 mod prompt;
@@ -79,8 +82,20 @@ pub enum ClientCommand {
     Deny(access::DecideArgs),
     /// List your grants (time-bound access given); show or revoke one.
     Grants(access::GrantsArgs),
-    /// List gateway sessions; show or terminate one.
+    /// List gateway sessions; show, watch live or terminate one.
     Sessions(sessions::SessionsArgs),
+    /// Check out an account's credential and print its secret once (only the secret goes to stdout).
+    Checkout(checkouts::CheckoutArgs),
+    /// Check a checked-out credential in before its release period ends.
+    Checkin(checkouts::CheckinArgs),
+    /// List your check-outs (or, with --all, everyone's); show one or reveal its secret.
+    Checkouts(checkouts::CheckoutsArgs),
+    /// Switch emergency access to targets on or off (members of the break-glass group), or list it.
+    BreakGlass(break_glass::BreakGlassArgs),
+    /// List the tasks open for an incident ticket, to pick one for `latch request --task`.
+    Incidents(integrations::IncidentsArgs),
+    /// Test an incident integration end to end without granting anything (admin).
+    Integrations(integrations::IntegrationsArgs),
 }
 
 /// How results are printed.
@@ -133,5 +148,11 @@ async fn dispatch(command: ClientCommand) -> anyhow::Result<ExitCode> {
         ClientCommand::Deny(args) => access::deny(args).await,
         ClientCommand::Grants(args) => access::grants(args).await,
         ClientCommand::Sessions(args) => sessions::run(args).await,
+        ClientCommand::Checkout(args) => checkouts::checkout(args).await,
+        ClientCommand::Checkin(args) => checkouts::checkin(args).await,
+        ClientCommand::Checkouts(args) => checkouts::checkouts(args).await,
+        ClientCommand::BreakGlass(args) => break_glass::run(args).await,
+        ClientCommand::Incidents(args) => integrations::incidents(args).await,
+        ClientCommand::Integrations(args) => integrations::integrations(args).await,
     }
 }

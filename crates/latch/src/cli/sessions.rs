@@ -1,8 +1,15 @@
 //! `latch sessions …`: connections through the gateway, live and past.
 
 use super::{OutputArgs, connection, show};
-use latch_api::{SessionListParams, SessionListView, SessionView};
+use crate::output;
+use anyhow::Context;
+use latch_api::client::Client;
+use latch_api::{AsciicastEventView, AsciicastHeaderView, SessionListParams, SessionListView, SessionView};
+use std::io::Write;
 use std::process::ExitCode;
+
+/// The exit code after Ctrl-C stopped a watch (128 + SIGINT, as shells report it).
+const EXIT_INTERRUPTED: u8 = 130;
 
 /// `latch sessions`
 #[derive(clap::Args, Debug)]
@@ -26,6 +33,15 @@ enum SessionsCommand {
     Show { session: String },
     /// End a live session now.
     Terminate { session: String },
+    /// Follow a live session's terminal output as it happens (needs sessions:read), until the session ends (exit
+    /// 0) or Ctrl-C (exit 130). The watch is recorded in the audit log.
+    Watch {
+        session: String,
+        /// Print the asciicast v2 lines as the server sends them (header, then `[seconds, code, data]`), instead of
+        /// the raw terminal output.
+        #[arg(long)]
+        asciicast: bool,
+    },
 }
 
 pub async fn run(args: SessionsArgs) -> anyhow::Result<ExitCode> {
@@ -38,6 +54,12 @@ pub async fn run(args: SessionsArgs) -> anyhow::Result<ExitCode> {
         Some(SessionsCommand::Terminate { session }) => {
             show::result(json, &client.terminate_session(&session).await?, print_session)?;
         }
+        Some(SessionsCommand::Watch { session, asciicast }) => {
+            return tokio::select! {
+                followed = watch(&client, &session, asciicast) => followed.map(|()| ExitCode::SUCCESS),
+                _ = tokio::signal::ctrl_c() => Ok(ExitCode::from(EXIT_INTERRUPTED)),
+            };
+        }
         None => {
             let params =
                 SessionListParams { live: Some(args.live), limit: Some(args.limit), offset: Some(args.offset) };
@@ -45,6 +67,44 @@ pub async fn run(args: SessionsArgs) -> anyhow::Result<ExitCode> {
         }
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// Prints a live session's output (or its asciicast lines) as it arrives, until the session ends.
+async fn watch(client: &Client, session: &str, asciicast: bool) -> anyhow::Result<()> {
+    let mut lines = client.watch_session(session).await?;
+    let header = lines.next_line().await?.context("the server ended the watch before it began")?;
+    if asciicast {
+        write_stdout(format!("{header}\n").as_bytes())?;
+    } else {
+        let header: AsciicastHeaderView = serde_json::from_str(&header).context("cannot read the watch header")?;
+        output::error(&format!(
+            "latch: watching session {session} ({}x{}); Ctrl-C to stop",
+            header.width, header.height
+        ));
+    }
+    while let Some(line) = lines.next_line().await? {
+        if asciicast {
+            write_stdout(format!("{line}\n").as_bytes())?;
+            continue;
+        }
+        let event: AsciicastEventView = serde_json::from_str(&line).context("cannot read a watch event")?;
+        match event.code() {
+            "o" => write_stdout(event.data().as_bytes())?,
+            "m" => output::error(&format!("\r\nlatch: {}", event.data())),
+            // Typed input is already echoed in the output; the size is the watcher's own terminal's business.
+            _ => {}
+        }
+    }
+    if !asciicast {
+        output::error("\r\nlatch: the session has ended");
+    }
+    Ok(())
+}
+
+/// Writes terminal output as it is, at once.
+fn write_stdout(bytes: &[u8]) -> anyhow::Result<()> {
+    let mut stdout = std::io::stdout().lock();
+    stdout.write_all(bytes).and_then(|()| stdout.flush()).context("cannot write to stdout")
 }
 
 /// `live`, or why it ended.

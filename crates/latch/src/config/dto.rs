@@ -22,6 +22,39 @@ pub struct ConfigFile {
     pub unseal: UnsealSection,
     #[serde(default)]
     pub auth: AuthSection,
+    #[serde(default)]
+    pub access: AccessSection,
+    #[serde(default)]
+    pub webhooks: Vec<WebhookSection>,
+    #[serde(default)]
+    pub integrations: Vec<IntegrationSection>,
+}
+
+/// `[[integrations]]`: one incident integration.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct IntegrationSection {
+    pub name: Option<String>,
+    /// Where Latch asks for a ticket's open tasks (`POST`, JSON).
+    pub url: Option<String>,
+    /// A file holding the bearer token Latch sends to the incident system.
+    pub secret_file: Option<PathBuf>,
+    /// How long a lookup may take (default 5, at most 30); a slower one refuses the request.
+    pub timeout_seconds: Option<i64>,
+    /// A file holding the bearer token the incident system sends when it reports an incident closed.
+    pub inbound_secret_file: Option<PathBuf>,
+}
+
+/// `[[webhooks]]`: one outgoing webhook.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct WebhookSection {
+    pub name: Option<String>,
+    pub url: Option<String>,
+    /// A file holding the HMAC-SHA256 signing secret.
+    pub secret_file: Option<PathBuf>,
+    /// Audit event kinds: `*`, a prefix such as `request.`, or exact kinds.
+    pub events: Option<Vec<String>>,
 }
 
 /// `[http]`
@@ -70,4 +103,14 @@ pub struct AuthSection {
     pub session_idle_minutes: Option<i64>,
     pub session_absolute_hours: Option<i64>,
     pub totp_issuer: Option<String>,
+}
+
+/// `[access]`
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AccessSection {
+    /// The group whose members may switch break-glass (emergency access) on; none means no break-glass.
+    pub break_glass_group: Option<String>,
+    /// How long break-glass stays on at most, 1 to 1440 (default 240).
+    pub break_glass_max_minutes: Option<i64>,
 }

@@ -59,6 +59,11 @@ impl Server {
     /// Starts a server on a new data directory. A port taken by someone else between choosing
     /// and binding it makes `latch serve` exit at once: then it tries again on other ports.
     pub fn start() -> Server {
+        Server::start_with_config("")
+    }
+
+    /// Like [`start`](Self::start), with `toml` as the config file (`--config`).
+    pub fn start_with_config(toml: &str) -> Server {
         for _attempt in 0..3 {
             let (http_port, ssh_port) = free_ports();
             let mut server = Server {
@@ -69,6 +74,7 @@ impl Server {
                 child: None,
                 admin_one_time_password: String::new(),
             };
+            std::fs::write(server.dir.path().join("latch.toml"), toml).unwrap();
             server.spawn();
             let Some(password) = server.wait_for_one_time_password() else { continue };
             server.admin_one_time_password = password;
@@ -111,6 +117,8 @@ impl Server {
         isolated(&mut command)
             .args(["serve", "--data-dir"])
             .arg(self.data_dir())
+            .arg("--config")
+            .arg(self.dir.path().join("latch.toml"))
             .env("LATCH_HTTP_LISTEN", format!("127.0.0.1:{}", self.http_port))
             .env("LATCH_SSH_LISTEN", format!("127.0.0.1:{}", self.ssh_port))
             .env("RUST_LOG", "info")

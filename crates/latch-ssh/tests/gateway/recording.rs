@@ -1,0 +1,97 @@
+//! What is recorded: casts of shells and commands, the event log, and refusing what cannot be recorded.
+
+use latch_ssh::GatewayLimits;
+
+use super::harness::{Gateway, standing_rules, stderr_text};
+use super::harness::{alice_on_db01_and_db02, alice_on_db01_with};
+
+#[tokio::test]
+async fn a_pty_shell_is_recorded_with_input_when_the_policy_says_so() {
+    use tokio::io::AsyncWriteExt;
+    let Some(gateway) = Gateway::start(GatewayLimits::default()).await else { return };
+    let (key, _) = gateway.person("alice").await;
+    gateway.target("db01", None).await;
+    gateway.password_account("db01").await;
+    let mut rules = standing_rules();
+    rules.record_input = true;
+    gateway.standing_policy("alice-recorded", "alice", &["db01"], rules).await;
+
+    let mut ssh = gateway.ssh(&key, &gateway.login("alice", "db01"), &["-tt"]);
+    ssh.stdin(std::process::Stdio::piped());
+    let mut client = ssh.spawn().unwrap();
+    let mut stdin = client.stdin.take().unwrap();
+    stdin.write_all(b"echo marker-$((6*7))\nexit\n").await.unwrap();
+    let output = tokio::time::timeout(std::time::Duration::from_secs(30), client.wait_with_output())
+        .await
+        .expect("the shell ended")
+        .unwrap();
+    drop(stdin);
+    assert!(String::from_utf8_lossy(&output.stdout).contains("marker-42"), "{}", stderr_text(&output));
+
+    gateway.wait_for_sessions_to_end().await;
+    let casts = gateway.session_casts();
+    assert_eq!(casts.len(), 1, "{casts:?}");
+    let replay = latch_recording::replay_output(&casts[0], 10 << 20).await.unwrap();
+    assert!(String::from_utf8_lossy(&replay).contains("marker-42"), "{}", String::from_utf8_lossy(&replay));
+    let recording = latch_recording::read_asciicast(&casts[0], 10 << 20).await.unwrap();
+    assert!(recording.header.term.is_some(), "{:?}", recording.header);
+    let typed: String = recording
+        .events
+        .iter()
+        .filter_map(|event| match &event.data {
+            latch_recording::AsciicastEventData::Input(text) => Some(text.as_str()),
+            _ => None,
+        })
+        .collect();
+    assert!(typed.contains("echo marker-$((6*7))"), "{typed:?}");
+    gateway.stop().await;
+}
+
+#[tokio::test]
+async fn an_exec_session_logs_its_command_line_and_records_output_only() {
+    let Some((gateway, key)) = alice_on_db01_and_db02().await else { return };
+    let output = gateway.run_ssh(&key, &gateway.login("alice", "db01"), "echo recorded-$((1+1)); read secret").await;
+    assert_eq!(String::from_utf8_lossy(&output.stdout), "recorded-2\n", "{}", stderr_text(&output));
+    gateway.wait_for_sessions_to_end().await;
+
+    let events = gateway.session_events().await;
+    assert!(
+        events.iter().any(|event| matches!(event,
+            latch_recording::SessionEvent::Exec { command } if command == "echo recorded-$((1+1)); read secret")),
+        "{events:?}"
+    );
+    assert!(
+        matches!(events.last(), Some(latch_recording::SessionEvent::SessionEnded { reason }) if reason == "client_closed"),
+        "{events:?}"
+    );
+    let casts = gateway.session_casts();
+    assert_eq!(casts.len(), 1, "{casts:?}");
+    let recording = latch_recording::read_asciicast(&casts[0], 1 << 20).await.unwrap();
+    let replay = latch_recording::replay_output(&casts[0], 1 << 20).await.unwrap();
+    assert_eq!(String::from_utf8_lossy(&replay), "recorded-2\n");
+    assert!(
+        !recording.events.iter().any(|event| matches!(event.data, latch_recording::AsciicastEventData::Input(_))),
+        "input is not recorded unless the policy says so"
+    );
+    let sessions = gateway.test_app.app.list_sessions(&gateway.admin().await, false, 10, 0).await.unwrap();
+    assert_eq!(sessions.len(), 1);
+    let relative = gateway.session_directory().file_name().unwrap().to_string_lossy().into_owned();
+    assert_eq!(sessions[0].recording.as_deref(), Some(relative.as_str()));
+    assert_eq!(sessions[0].end_reason, Some(latch_app::domain::gateway_session::SessionEndReason::ClientClosed));
+    assert!(sessions[0].bytes_from_target >= 11, "{:?}", sessions[0]);
+    gateway.stop().await;
+}
+
+#[tokio::test]
+async fn a_session_that_cannot_be_recorded_is_refused() {
+    let Some((gateway, key, _)) = alice_on_db01_with(standing_rules()).await else { return };
+    // The recordings store is a file: no session directory can be created in it.
+    std::fs::write(gateway.recordings.path().join("store"), b"not a directory").unwrap();
+    let output = gateway.run_ssh(&key, &gateway.login("alice", "db01"), "echo should-not-run").await;
+    assert_eq!(output.status.code(), Some(255));
+    assert!(output.stdout.is_empty());
+    assert!(stderr_text(&output).contains("the session recording could not be written"), "{}", stderr_text(&output));
+    assert!(gateway.audit("session.started").await.is_empty());
+    assert!(!gateway.sshd.log().contains("Accepted"), "the target never saw a login");
+    gateway.stop().await;
+}
