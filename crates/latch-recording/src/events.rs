@@ -24,8 +24,21 @@ pub struct SessionEventRecord {
 pub enum SessionEvent {
     /// A command run without a shell (`ssh host command`).
     Exec { command: String },
-    /// A file transfer operation (SFTP/SCP); `size` when known.
-    FileTransfer { path: String, size: Option<u64>, direction: TransferDirection },
+    /// A subsystem (such as `sftp`) was started on session channel `channel`.
+    SubsystemStarted { channel: u32, name: String },
+    /// A file's bytes moved through session channel `channel`: one event per opened file and direction, when the
+    /// file is closed (or the channel ends with it still open). `bytes` counts what passed the gateway: data the
+    /// person wrote for an upload, data the target returned for a download (not the file's size on disk).
+    FileTransfer { channel: u32, protocol: FileProtocol, direction: TransferDirection, path: String, bytes: u64 },
+    /// A change to the target's file system that moves no file data, done through session channel `channel`;
+    /// `target` is the second name of a rename or link.
+    FileOperation {
+        channel: u32,
+        protocol: FileProtocol,
+        operation: FileOperationKind,
+        path: String,
+        target: Option<String>,
+    },
     /// A port forward channel opened.
     ForwardOpened { channel: u32, direction: ForwardDirection, host: String, port: u32 },
     /// A port forward channel closed.
@@ -43,6 +56,36 @@ pub enum TransferDirection {
     Upload,
     /// From the target to the user.
     Download,
+}
+
+/// The file protocol of a [`SessionEvent::FileTransfer`] or [`SessionEvent::FileOperation`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum FileProtocol {
+    /// The SFTP subsystem (also what OpenSSH's `scp` uses since 9.0).
+    Sftp,
+    /// The legacy SCP protocol (`scp -O`, over `exec scp -t|-f`).
+    Scp,
+}
+
+/// What a [`SessionEvent::FileOperation`] did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum FileOperationKind {
+    /// A file was removed.
+    Remove,
+    /// `path` was renamed to `target`.
+    Rename,
+    /// A directory was created.
+    Mkdir,
+    /// A directory was removed.
+    Rmdir,
+    /// Attributes (permissions, owner, times, size) were changed.
+    Setstat,
+    /// A symbolic link `path` pointing to `target` was created.
+    Symlink,
+    /// A hard link `target` to the existing file `path` was created.
+    Link,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]

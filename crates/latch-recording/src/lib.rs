@@ -6,8 +6,8 @@
 //!   header line (`{"version":2,"width":…,"height":…,"timestamp":…,"env":{"TERM":…},"title":…}`), then one
 //!   `[elapsed_seconds, "o" | "i" | "r", data]` array per line. Terminal bytes are decoded as UTF-8 incrementally:
 //!   a character split across reads is held back until the next read, and bytes that are not UTF-8 become U+FFFD.
-//! - [`EventLogWriter`] writes JSON Lines of [`SessionEventRecord`]s (exec, file transfer, forwards, window
-//!   changes, session end).
+//! - [`EventLogWriter`] writes JSON Lines of [`SessionEventRecord`]s (exec, subsystem start, file transfers and
+//!   file operations, forwards, window changes, session end).
 //! - [`read_asciicast`], [`replay_output`] and [`read_event_log`] read them back, refusing files over a size limit
 //!   and tolerating a last line cut short by a crash.
 //!
@@ -29,7 +29,8 @@ mod utf8;
 pub use asciicast::{AsciicastHeader, AsciicastWriter, RecordingSummary};
 pub use error::RecordingError;
 pub use events::{
-    EventLogSummary, EventLogWriter, ForwardDirection, SessionEvent, SessionEventRecord, TransferDirection,
+    EventLogSummary, EventLogWriter, FileOperationKind, FileProtocol, ForwardDirection, SessionEvent,
+    SessionEventRecord, TransferDirection,
 };
 pub use reader::{
     AsciicastEvent, AsciicastEventData, AsciicastRecording, EventLog, read_asciicast, read_event_log, replay_output,

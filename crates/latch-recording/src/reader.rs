@@ -83,7 +83,8 @@ pub struct EventLog {
 }
 
 /// Reads a JSON Lines session event log of at most `max_bytes`, tolerating a cut-short last line like
-/// [`read_asciicast`].
+/// [`read_asciicast`]. Fields this version does not know are ignored (a newer gateway may add some); an unknown
+/// `kind` or a missing field is an error naming its line.
 pub async fn read_event_log(path: &Path, max_bytes: u64) -> Result<EventLog, RecordingError> {
     let bytes = read_limited(path, max_bytes).await?;
     let mut records = Vec::new();

@@ -3,8 +3,8 @@
 use std::time::Duration;
 
 use latch_recording::{
-    EventLogWriter, ForwardDirection, RecordingError, SessionEvent, SessionEventRecord, TransferDirection,
-    read_event_log,
+    EventLogWriter, FileOperationKind, FileProtocol, ForwardDirection, RecordingError, SessionEvent,
+    SessionEventRecord, TransferDirection, read_event_log,
 };
 use sha2::{Digest, Sha256};
 
@@ -14,11 +14,34 @@ fn every_kind() -> Vec<SessionEventRecord> {
     let events = [
         SessionEvent::Exec { command: "uname -a".into() },
         SessionEvent::FileTransfer {
-            path: "/etc/motd".into(),
-            size: Some(1234),
+            channel: 0,
+            protocol: FileProtocol::Sftp,
             direction: TransferDirection::Download,
+            path: "/etc/motd".into(),
+            bytes: 1234,
         },
-        SessionEvent::FileTransfer { path: "upload.bin".into(), size: None, direction: TransferDirection::Upload },
+        SessionEvent::SubsystemStarted { channel: 1, name: "sftp".into() },
+        SessionEvent::FileTransfer {
+            channel: 1,
+            protocol: FileProtocol::Scp,
+            direction: TransferDirection::Upload,
+            path: "upload.bin".into(),
+            bytes: 0,
+        },
+        SessionEvent::FileOperation {
+            channel: 1,
+            protocol: FileProtocol::Sftp,
+            operation: FileOperationKind::Rename,
+            path: "a.txt".into(),
+            target: Some("b.txt".into()),
+        },
+        SessionEvent::FileOperation {
+            channel: 1,
+            protocol: FileProtocol::Sftp,
+            operation: FileOperationKind::Remove,
+            path: "b.txt".into(),
+            target: None,
+        },
         SessionEvent::ForwardOpened {
             channel: 7,
             direction: ForwardDirection::Local,
@@ -46,7 +69,7 @@ async fn every_event_kind_round_trips_and_the_hash_matches_the_file() {
     assert_eq!(log.records, every_kind());
     assert!(!log.truncated);
     let file = std::fs::read(&path).unwrap();
-    assert_eq!(summary.events, 7);
+    assert_eq!(summary.events, 10);
     assert_eq!(summary.sha256_of_file, <[u8; 32]>::from(Sha256::digest(&file)));
 }
 
@@ -55,7 +78,7 @@ async fn lines_are_flat_json_objects_named_by_kind() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("shape.jsonl");
     let mut writer = EventLogWriter::create(&path).await.unwrap();
-    for record in every_kind().into_iter().take(2) {
+    for record in every_kind().into_iter().take(5) {
         writer.record(&record).await.unwrap();
     }
     writer.finish().await.unwrap();
@@ -64,7 +87,19 @@ async fn lines_are_flat_json_objects_named_by_kind() {
         text.lines().collect::<Vec<_>>(),
         [
             r#"{"at_ms":1700000000000,"kind":"exec","command":"uname -a"}"#,
-            r#"{"at_ms":1700000000001,"kind":"file_transfer","path":"/etc/motd","size":1234,"direction":"download"}"#,
+            concat!(
+                r#"{"at_ms":1700000000001,"kind":"file_transfer","channel":0,"protocol":"sftp","#,
+                r#""direction":"download","path":"/etc/motd","bytes":1234}"#
+            ),
+            r#"{"at_ms":1700000000002,"kind":"subsystem_started","channel":1,"name":"sftp"}"#,
+            concat!(
+                r#"{"at_ms":1700000000003,"kind":"file_transfer","channel":1,"protocol":"scp","#,
+                r#""direction":"upload","path":"upload.bin","bytes":0}"#
+            ),
+            concat!(
+                r#"{"at_ms":1700000000004,"kind":"file_operation","channel":1,"protocol":"sftp","#,
+                r#""operation":"rename","path":"a.txt","target":"b.txt"}"#
+            ),
         ]
     );
 }
@@ -82,13 +117,53 @@ async fn a_truncated_last_line_is_dropped_and_a_bad_middle_line_is_an_error() {
     std::fs::write(&path, &full[..full.len() - 4]).unwrap();
     let log = read_event_log(&path, LIMIT).await.unwrap();
     assert!(log.truncated);
-    assert_eq!(log.records, every_kind()[..6]);
+    assert_eq!(log.records, every_kind()[..9]);
 
     std::fs::write(
         &path,
         "{\"at_ms\":1,\"kind\":\"teleport\"}\n{\"at_ms\":2,\"kind\":\"forward_closed\",\"channel\":1}\n",
     )
     .unwrap();
+    let error = read_event_log(&path, LIMIT).await.unwrap_err();
+    assert!(matches!(error, RecordingError::InvalidLine { line: 1, .. }), "{error:?}");
+}
+
+#[tokio::test]
+async fn fields_a_reader_does_not_know_are_ignored_but_missing_ones_are_errors() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("newer.jsonl");
+    std::fs::write(
+        &path,
+        concat!(
+            r#"{"at_ms":5,"kind":"file_operation","channel":2,"protocol":"sftp","operation":"mkdir","path":"d","#,
+            r#""target":null,"mode":"0755"}"#,
+            "\n",
+            r#"{"at_ms":6,"kind":"subsystem_started","channel":2,"name":"sftp","pid":9}"#,
+            "\n",
+        ),
+    )
+    .unwrap();
+    let log = read_event_log(&path, LIMIT).await.unwrap();
+    assert_eq!(
+        log.records,
+        [
+            SessionEventRecord {
+                at_ms: 5,
+                event: SessionEvent::FileOperation {
+                    channel: 2,
+                    protocol: FileProtocol::Sftp,
+                    operation: FileOperationKind::Mkdir,
+                    path: "d".into(),
+                    target: None,
+                },
+            },
+            SessionEventRecord { at_ms: 6, event: SessionEvent::SubsystemStarted { channel: 2, name: "sftp".into() } },
+        ]
+    );
+
+    // The shape before file transfers named their channel and protocol.
+    let old = r#"{"at_ms":1,"kind":"file_transfer","path":"x","size":5,"direction":"upload"}"#;
+    std::fs::write(&path, format!("{old}\n")).unwrap();
     let error = read_event_log(&path, LIMIT).await.unwrap_err();
     assert!(matches!(error, RecordingError::InvalidLine { line: 1, .. }), "{error:?}");
 }

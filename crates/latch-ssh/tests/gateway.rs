@@ -8,6 +8,8 @@
 mod channels;
 #[path = "gateway/ending.rs"]
 mod ending;
+#[path = "gateway/file_events.rs"]
+mod file_events;
 #[path = "gateway/harness.rs"]
 mod harness;
 #[path = "gateway/limits.rs"]

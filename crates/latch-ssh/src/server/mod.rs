@@ -23,6 +23,7 @@ mod recording;
 mod relay;
 mod route;
 mod session;
+mod sftp_observer;
 mod stream;
 mod supervisor;
 

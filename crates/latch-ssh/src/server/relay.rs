@@ -9,9 +9,13 @@
 //!
 //! What is recorded of a shell or command (output, input when the policy records it, window changes) is also shown
 //! to auditors watching the session live, once recorded; publishing never waits for them.
+//!
+//! On an `sftp` subsystem channel, an [`SftpObserver`] reads a copy of the bytes both ways and the file transfers
+//! and operations it reports are logged as events before the bytes that completed them are passed on.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Mutex, PoisonError};
 use std::time::Duration;
 
 use latch_app::LiveOutputKind;
@@ -24,6 +28,7 @@ use tokio::time::timeout;
 use tracing::{debug, warn};
 
 use super::session::ActiveSession;
+use super::sftp_observer::{SftpObserver, Side};
 
 /// How long the goodbye on a channel (message, EOF, close) may take when the session ends.
 pub(crate) const FAREWELL_LIMIT: Duration = Duration::from_millis(300);
@@ -75,10 +80,12 @@ pub(crate) async fn relay_session_channel(
     let (mut client_rx, client_tx) = client.split();
     let (mut target_rx, target_tx) = target.split();
     let recording = AtomicBool::new(false);
-    let mut requests = Requests { session: &session, number, terminal: None, started: false, recording: &recording };
+    let files = FileWatch::default();
+    let mut requests =
+        Requests { session: &session, number, terminal: None, started: false, recording: &recording, files: &files };
     let end = tokio::select! {
         end = requests.pump_to_target(&mut client_rx, &target_tx) => end,
-        end = pump_to_client(&session, number, &recording, &mut target_rx, &client_tx) => end,
+        end = pump_to_client(&session, number, &recording, &files, &mut target_rx, &client_tx) => end,
         () = session.ending() => End::SessionEnding,
     };
     debug!(channel = number, ?end, "session channel relay ended");
@@ -92,6 +99,41 @@ pub(crate) async fn relay_session_channel(
     close_both(&client_tx, &target_tx, farewell).await;
     if recording.load(Ordering::Acquire) {
         let _ = session.recorder.close_cast(number).await;
+    }
+    if end != End::RecordingStopped {
+        for event in files.finish() {
+            if session.recorder.event(event).await.is_err() {
+                break;
+            }
+        }
+    }
+}
+
+/// The SFTP observer of a channel whose subsystem is `sftp`, shared by both directions' pumps.
+#[derive(Debug, Default)]
+struct FileWatch(Mutex<Option<SftpObserver>>);
+
+impl FileWatch {
+    fn start(&self, observer: SftpObserver) {
+        *self.0.lock().unwrap_or_else(PoisonError::into_inner) = Some(observer);
+    }
+
+    /// The events completed by `bytes` from `side`; none when this channel is not observed.
+    fn observe(&self, side: Side, bytes: &[u8]) -> Vec<SessionEvent> {
+        let mut slot = self.0.lock().unwrap_or_else(PoisonError::into_inner);
+        let Some(observer) = slot.as_mut() else { return Vec::new() };
+        let events = observer.observe(side, bytes);
+        if let Some(reason) = observer.stopped() {
+            warn!(?reason, "no longer observing sftp file operations on this channel (the channel goes on)");
+            *slot = None;
+        }
+        events
+    }
+
+    /// Files still open when the channel ended.
+    fn finish(&self) -> Vec<SessionEvent> {
+        let mut observer = self.0.lock().unwrap_or_else(PoisonError::into_inner);
+        observer.take().map(|mut observer| observer.finish()).unwrap_or_default()
     }
 }
 
@@ -129,6 +171,7 @@ struct Requests<'a> {
     started: bool,
     /// Set once this channel's cast exists; the other direction records output from then on.
     recording: &'a AtomicBool,
+    files: &'a FileWatch,
 }
 
 impl Requests<'_> {
@@ -147,6 +190,9 @@ impl Requests<'_> {
                 if self.session.grant.record_input() && self.recording.load(Ordering::Acquire) {
                     self.session.recorder.input(self.number, &data).await.map_err(|_| End::RecordingStopped)?;
                     self.session.show_watchers(self.number, LiveOutputKind::Input, &data);
+                }
+                for event in self.files.observe(Side::Client, &data) {
+                    self.record(event).await?;
                 }
                 self.session.count_to_target(data.len());
                 target.data_bytes(data).await
@@ -169,12 +215,18 @@ impl Requests<'_> {
                 self.started = true;
                 let line = String::from_utf8_lossy(&command).into_owned();
                 self.record(SessionEvent::Exec { command: line.clone() }).await?;
+                if runs_sftp_server(&line) {
+                    self.files.start(SftpObserver::new(self.number));
+                }
                 self.open_cast(&line).await?;
                 target.exec(true, command).await
             }
             ChannelMsg::RequestSubsystem { name, .. } if !self.started => {
                 self.started = true;
-                self.record(SessionEvent::Exec { command: format!("[subsystem] {name}") }).await?;
+                self.record(SessionEvent::SubsystemStarted { channel: self.number, name: name.clone() }).await?;
+                if name == "sftp" {
+                    self.files.start(SftpObserver::new(self.number));
+                }
                 target.request_subsystem(true, name).await
             }
             ChannelMsg::WindowChange { col_width, row_height, pix_width, pix_height } => {
@@ -218,11 +270,17 @@ impl Requests<'_> {
     }
 }
 
+/// Whether an exec command line starts an SFTP server directly (`sftp -s /usr/lib/openssh/sftp-server`).
+fn runs_sftp_server(command: &str) -> bool {
+    command.split_whitespace().next().is_some_and(|program| program.rsplit('/').next() == Some("sftp-server"))
+}
+
 /// The target-to-person direction: output, stderr, exit status and signal, EOF and close, exactly as sent.
 async fn pump_to_client(
     session: &ActiveSession,
     number: u32,
     recording: &AtomicBool,
+    files: &FileWatch,
     target: &mut ChannelReadHalf,
     client: &ChannelWriteHalf<ServerMsg>,
 ) -> End {
@@ -234,6 +292,11 @@ async fn pump_to_client(
                         return End::RecordingStopped;
                     }
                     session.show_watchers(number, LiveOutputKind::Output, &data);
+                }
+                for event in files.observe(Side::Target, &data) {
+                    if session.recorder.event(event).await.is_err() {
+                        return End::RecordingStopped;
+                    }
                 }
                 session.count_from_target(data.len());
                 client.data_bytes(data).await
@@ -265,4 +328,18 @@ async fn pump_to_client(
         }
     }
     End::TargetClosed
+}
+
+#[cfg(test)]
+mod tests {
+    use super::runs_sftp_server;
+
+    #[test]
+    fn an_sftp_server_command_is_recognised_by_its_program_name() {
+        assert!(runs_sftp_server("/usr/lib/openssh/sftp-server"));
+        assert!(runs_sftp_server("sftp-server -l INFO"));
+        assert!(!runs_sftp_server("echo sftp-server"));
+        assert!(!runs_sftp_server("/usr/lib/openssh/sftp-server-wrapper"));
+        assert!(!runs_sftp_server(""));
+    }
 }
