@@ -5,6 +5,7 @@
 //! and N-of-M approvals are counted under the lock.
 
 use crate::codec::{corrupt, get, get_opt_parsed, get_parsed};
+use crate::filtered::Filtered;
 use crate::{Db, StoreError, Tx};
 use latch_domain::access_request::{AccessRequest, Approval, RequestDetails, RequestStatus};
 use latch_domain::{AccessRequestId, GrantId, Timestamp, UserId};
@@ -75,27 +76,15 @@ pub struct RequestFilter {
 
 /// Requests matching `filter`, newest first.
 pub async fn list(db: &mut impl Db, filter: &RequestFilter) -> Result<Vec<AccessRequest>, StoreError> {
-    let mut conditions = Vec::new();
-    let mut binds = Vec::new();
+    let mut filtered = Filtered::default();
     if let Some(requester) = filter.requester {
-        binds.push(requester.to_string());
-        conditions.push(format!("requester_id = ${}", binds.len()));
+        filtered.text("requester_id = {}", requester.to_string());
     }
     if let Some(status) = filter.status {
-        binds.push(status.as_str().to_owned());
-        conditions.push(format!("status = ${}", binds.len()));
+        filtered.text("status = {}", status.as_str().to_owned());
     }
-    let filter_sql = if conditions.is_empty() { String::new() } else { format!("WHERE {}", conditions.join(" AND ")) };
-    let sql = format!(
-        "SELECT {COLUMNS} FROM access_requests {filter_sql} ORDER BY created_at DESC, id LIMIT ${} OFFSET ${}",
-        binds.len() + 1,
-        binds.len() + 2
-    );
-    let mut query = sqlx::query(sqlx::AssertSqlSafe(sql));
-    for value in binds {
-        query = query.bind(value);
-    }
-    let rows = query.bind(filter.limit.max(0)).bind(filter.offset.max(0)).fetch_all(db.conn()).await?;
+    let select = format!("SELECT {COLUMNS} FROM access_requests");
+    let rows = filtered.fetch_page(db, &select, "created_at DESC, id", filter.limit, filter.offset).await?;
     let ids: Vec<String> = rows.iter().map(|row| get(row, "id")).collect::<Result<_, _>>()?;
     let mut approvals = approvals_of(db, &ids).await?;
     rows.iter().map(|row| request_from_row(row, &mut approvals)).collect()

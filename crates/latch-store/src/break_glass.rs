@@ -2,6 +2,7 @@
 //! (`… WHERE ended_at IS NULL`), so it happens once, whether by hand or at expiry.
 
 use crate::codec::{corrupt, get, get_parsed, join, split};
+use crate::filtered::Filtered;
 use crate::{Db, StoreError, Tx};
 use latch_domain::break_glass::BreakGlass;
 use latch_domain::names::TargetName;
@@ -53,29 +54,15 @@ pub struct BreakGlassFilter {
 
 /// Break-glass records matching `filter`, newest first.
 pub async fn list(db: &mut impl Db, filter: &BreakGlassFilter) -> Result<Vec<BreakGlass>, StoreError> {
-    let mut conditions = Vec::new();
-    let mut next = 1;
-    if filter.activated_by.is_some() {
-        conditions.push(format!("activated_by = ${next}"));
-        next += 1;
-    }
-    if filter.active_at.is_some() {
-        conditions.push(format!("ended_at IS NULL AND ends_at > ${next}"));
-        next += 1;
-    }
-    let filter_sql = if conditions.is_empty() { String::new() } else { format!("WHERE {}", conditions.join(" AND ")) };
-    let sql = format!(
-        "SELECT {COLUMNS} FROM break_glass {filter_sql} ORDER BY activated_at DESC, id LIMIT ${next} OFFSET ${}",
-        next + 1
-    );
-    let mut query = sqlx::query(sqlx::AssertSqlSafe(sql));
+    let mut filtered = Filtered::default();
     if let Some(user) = filter.activated_by {
-        query = query.bind(user.to_string());
+        filtered.text("activated_by = {}", user.to_string());
     }
     if let Some(now) = filter.active_at {
-        query = query.bind(now.as_millis());
+        filtered.int("ended_at IS NULL AND ends_at > {}", now.as_millis());
     }
-    let rows = query.bind(filter.limit.max(0)).bind(filter.offset.max(0)).fetch_all(db.conn()).await?;
+    let select = format!("SELECT {COLUMNS} FROM break_glass");
+    let rows = filtered.fetch_page(db, &select, "activated_at DESC, id", filter.limit, filter.offset).await?;
     rows.iter().map(break_glass_from_row).collect()
 }
 

@@ -5,6 +5,7 @@
 //! conditional updates (`… WHERE revealed_at IS NULL`, `… WHERE checked_in_at IS NULL`), so each happens once.
 
 use crate::codec::{bool_int, corrupt, get, get_bool, get_opt_parsed, get_parsed};
+use crate::filtered::Filtered;
 use crate::{Db, StoreError, Tx};
 use latch_domain::checkout::{CheckInReason, Checkout, CheckoutHolder};
 use latch_domain::{AccountId, ApiAccountId, CheckoutId, GrantId, Timestamp, UserId};
@@ -93,37 +94,17 @@ pub struct CheckoutFilter {
 
 /// Check-outs matching `filter`, newest first.
 pub async fn list(db: &mut impl Db, filter: &CheckoutFilter) -> Result<Vec<Checkout>, StoreError> {
-    let mut conditions = Vec::new();
-    let mut texts: Vec<String> = Vec::new();
+    let mut filtered = Filtered::default();
     match filter.holder {
-        Some(CheckoutHolder::User(id)) => {
-            texts.push(id.to_string());
-            conditions.push("user_id = $1".to_owned());
-        }
-        Some(CheckoutHolder::ApiAccount(id)) => {
-            texts.push(id.to_string());
-            conditions.push("api_account_id = $1".to_owned());
-        }
+        Some(CheckoutHolder::User(id)) => filtered.text("user_id = {}", id.to_string()),
+        Some(CheckoutHolder::ApiAccount(id)) => filtered.text("api_account_id = {}", id.to_string()),
         None => {}
     }
-    let mut next = texts.len() + 1;
-    if filter.open_at.is_some() {
-        conditions.push(format!("checked_in_at IS NULL AND release_until > ${next}"));
-        next += 1;
-    }
-    let filter_sql = if conditions.is_empty() { String::new() } else { format!("WHERE {}", conditions.join(" AND ")) };
-    let sql = format!(
-        "SELECT {COLUMNS} FROM checkouts {filter_sql} ORDER BY checked_out_at DESC, id LIMIT ${next} OFFSET ${}",
-        next + 1
-    );
-    let mut query = sqlx::query(sqlx::AssertSqlSafe(sql));
-    for text in texts {
-        query = query.bind(text);
-    }
     if let Some(now) = filter.open_at {
-        query = query.bind(now.as_millis());
+        filtered.int("checked_in_at IS NULL AND release_until > {}", now.as_millis());
     }
-    let rows = query.bind(filter.limit.max(0)).bind(filter.offset.max(0)).fetch_all(db.conn()).await?;
+    let select = format!("SELECT {COLUMNS} FROM checkouts");
+    let rows = filtered.fetch_page(db, &select, "checked_out_at DESC, id", filter.limit, filter.offset).await?;
     rows.iter().map(checkout_from_row).collect()
 }
 

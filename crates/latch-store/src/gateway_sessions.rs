@@ -1,6 +1,7 @@
 //! Gateway sessions: one row per connection to a target, written when it starts and closed once when it ends.
 
 use crate::codec::{corrupt, get, get_opt_parsed, get_parsed};
+use crate::filtered::Filtered;
 use crate::{Db, StoreError, Tx};
 use latch_domain::gateway_session::{GatewaySession, SessionEndReason};
 use latch_domain::target::Protocol;
@@ -102,30 +103,18 @@ pub struct SessionFilter {
 
 /// Sessions matching `filter`, newest first.
 pub async fn list(db: &mut impl Db, filter: &SessionFilter) -> Result<Vec<GatewaySession>, StoreError> {
-    let mut conditions = Vec::new();
-    let mut binds = Vec::new();
+    let mut filtered = Filtered::default();
     if filter.live_only {
-        conditions.push("ended_at IS NULL".to_owned());
+        filtered.always("ended_at IS NULL");
     }
     if let Some(user) = filter.user {
-        binds.push(user.to_string());
-        conditions.push(format!("user_id = ${}", binds.len()));
+        filtered.text("user_id = {}", user.to_string());
     }
     if let Some(grant) = filter.grant {
-        binds.push(grant.to_string());
-        conditions.push(format!("grant_id = ${}", binds.len()));
+        filtered.text("grant_id = {}", grant.to_string());
     }
-    let filter_sql = if conditions.is_empty() { String::new() } else { format!("WHERE {}", conditions.join(" AND ")) };
-    let sql = format!(
-        "SELECT {COLUMNS} FROM gateway_sessions {filter_sql} ORDER BY started_at DESC, id LIMIT ${} OFFSET ${}",
-        binds.len() + 1,
-        binds.len() + 2
-    );
-    let mut query = sqlx::query(sqlx::AssertSqlSafe(sql));
-    for value in binds {
-        query = query.bind(value);
-    }
-    let rows = query.bind(filter.limit.max(0)).bind(filter.offset.max(0)).fetch_all(db.conn()).await?;
+    let select = format!("SELECT {COLUMNS} FROM gateway_sessions");
+    let rows = filtered.fetch_page(db, &select, "started_at DESC, id", filter.limit, filter.offset).await?;
     rows.iter().map(session_from_row).collect()
 }
 

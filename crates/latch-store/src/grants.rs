@@ -1,6 +1,7 @@
 //! Grants. Revocation and enforcement are conditional updates, so each happens once.
 
 use crate::codec::{corrupt, get, get_opt_parsed, get_parsed};
+use crate::filtered::Filtered;
 use crate::{Db, StoreError, Tx};
 use latch_domain::grant::{Grant, GrantOrigin};
 use latch_domain::{AccountId, BreakGlassId, GrantId, Timestamp, UserId};
@@ -73,37 +74,16 @@ pub struct GrantFilter {
 
 /// Grants matching `filter`, newest first.
 pub async fn list(db: &mut impl Db, filter: &GrantFilter) -> Result<Vec<Grant>, StoreError> {
-    let mut conditions = Vec::new();
-    let mut binds: Vec<Bind> = Vec::new();
+    let mut filtered = Filtered::default();
     if let Some(user) = filter.user {
-        binds.push(Bind::Text(user.to_string()));
-        conditions.push(format!("user_id = ${}", binds.len()));
+        filtered.text("user_id = {}", user.to_string());
     }
     if let Some(now) = filter.current_at {
-        binds.push(Bind::Int(now.as_millis()));
-        let n = binds.len();
-        conditions.push(format!("ends_at > ${n} AND (revoked_at IS NULL OR revoked_at > ${n})"));
+        filtered.int("ends_at > {} AND (revoked_at IS NULL OR revoked_at > {})", now.as_millis());
     }
-    let filter_sql = if conditions.is_empty() { String::new() } else { format!("WHERE {}", conditions.join(" AND ")) };
-    let sql = format!(
-        "SELECT {COLUMNS} FROM grants {filter_sql} ORDER BY created_at DESC, id LIMIT ${} OFFSET ${}",
-        binds.len() + 1,
-        binds.len() + 2
-    );
-    let mut query = sqlx::query(sqlx::AssertSqlSafe(sql));
-    for bind in binds {
-        query = match bind {
-            Bind::Text(text) => query.bind(text),
-            Bind::Int(int) => query.bind(int),
-        };
-    }
-    let rows = query.bind(filter.limit.max(0)).bind(filter.offset.max(0)).fetch_all(db.conn()).await?;
+    let select = format!("SELECT {COLUMNS} FROM grants");
+    let rows = filtered.fetch_page(db, &select, "created_at DESC, id", filter.limit, filter.offset).await?;
     rows.iter().map(grant_from_row).collect()
-}
-
-enum Bind {
-    Text(String),
-    Int(i64),
 }
 
 /// Revokes a grant that is not yet over; false when it already ended or was revoked.

@@ -9,6 +9,7 @@
 mod codec;
 mod db;
 mod error;
+mod filtered;
 
 pub mod access_requests;
 pub mod accounts;
