@@ -38,4 +38,6 @@ pub enum RecordingError {
     UnsupportedVersion { version: u64 },
     #[error("invalid recording line {line}: {reason}")]
     InvalidLine { line: usize, reason: String },
+    #[error("invalid recording frame at byte {offset}: {reason}")]
+    InvalidFrame { offset: u64, reason: String },
 }

@@ -41,7 +41,9 @@ pub enum SessionEvent {
     },
     /// A port forward channel opened.
     ForwardOpened { channel: u32, direction: ForwardDirection, host: String, port: u32 },
-    /// A port forward channel closed.
+    /// The target opened a channel to the person's forwarded agent (`ssh -A`), to list or use their keys.
+    AgentChannelOpened { channel: u32 },
+    /// A port forward or agent channel closed.
     ForwardClosed { channel: u32 },
     /// The terminal was resized.
     WindowChange { cols: u32, rows: u32 },

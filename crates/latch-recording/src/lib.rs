@@ -6,10 +6,12 @@
 //!   header line (`{"version":2,"width":…,"height":…,"timestamp":…,"env":{"TERM":…},"title":…}`), then one
 //!   `[elapsed_seconds, "o" | "i" | "r", data]` array per line. Terminal bytes are decoded as UTF-8 incrementally:
 //!   a character split across reads is held back until the next read, and bytes that are not UTF-8 become U+FFFD.
+//! - [`ByteStreamWriter`] writes a byte-exact recording of a channel without a terminal (a command's output may be
+//!   binary): a JSON header line, then binary frames of output, error output or input with their times.
 //! - [`EventLogWriter`] writes JSON Lines of [`SessionEventRecord`]s (exec, subsystem start, file transfers and
 //!   file operations, forwards, window changes, session end).
-//! - [`read_asciicast`], [`replay_output`] and [`read_event_log`] read them back, refusing files over a size limit
-//!   and tolerating a last line cut short by a crash.
+//! - [`read_asciicast`], [`replay_output`], [`read_byte_stream`] and [`read_event_log`] read them back, refusing files over a size limit
+//!   and tolerating a last line (or frame) cut short by a crash.
 //!
 //! Durability promise: a writer buffers at most about 64 KiB and hands its buffer to the operating system whenever
 //! the oldest buffered line is one second old (checked on every write, and by `flush_if_due` for idle sessions),
@@ -20,6 +22,8 @@
 //! must be ended by the caller.
 
 mod asciicast;
+mod byte_stream;
+mod byte_stream_reader;
 mod error;
 mod events;
 mod reader;
@@ -27,6 +31,11 @@ mod sink;
 mod utf8;
 
 pub use asciicast::{AsciicastHeader, AsciicastWriter, RecordingSummary};
+pub use byte_stream::{
+    BYTE_STREAM_FORMAT, BYTE_STREAM_VERSION, ByteStreamHeader, ByteStreamSummary, ByteStreamWriter, MAX_FRAME_DATA,
+    StreamKind,
+};
+pub use byte_stream_reader::{ByteStreamFrame, ByteStreamRecording, read_byte_stream};
 pub use error::RecordingError;
 pub use events::{
     EventLogSummary, EventLogWriter, FileOperationKind, FileProtocol, ForwardDirection, SessionEvent,

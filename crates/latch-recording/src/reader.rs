@@ -99,7 +99,7 @@ pub async fn read_event_log(path: &Path, max_bytes: u64) -> Result<EventLog, Rec
     Ok(EventLog { records, truncated })
 }
 
-async fn read_limited(path: &Path, max_bytes: u64) -> Result<Vec<u8>, RecordingError> {
+pub(crate) async fn read_limited(path: &Path, max_bytes: u64) -> Result<Vec<u8>, RecordingError> {
     let read_error = |source| RecordingError::Read { path: path.to_path_buf(), source };
     let file = tokio::fs::File::open(path).await.map_err(read_error)?;
     let size = file.metadata().await.map_err(read_error)?.len();

@@ -51,6 +51,18 @@ impl DurableSink {
             return Err(RecordingError::Encode(error));
         }
         self.buffer.push(b'\n');
+        self.appended().await
+    }
+
+    /// Appends one binary frame (its head, then its data) and flushes like [`DurableSink::append_line`].
+    pub async fn append_frame(&mut self, head: &[u8], data: &[u8]) -> Result<(), RecordingError> {
+        self.ensure_healthy()?;
+        self.buffer.extend_from_slice(head);
+        self.buffer.extend_from_slice(data);
+        self.appended().await
+    }
+
+    async fn appended(&mut self) -> Result<(), RecordingError> {
         let now = Instant::now();
         self.oldest_unflushed.get_or_insert(now);
         if self.buffer.len() >= BUFFER_LIMIT {

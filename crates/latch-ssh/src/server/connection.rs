@@ -194,6 +194,7 @@ impl Connection {
 
     /// Whether to accept `request` on `channel`. The relay passes accepted requests to the target in order.
     pub(crate) fn channel_request(&mut self, channel: ChannelId, request: ChannelRequest) -> bool {
+        let agent_allowed = self.active().is_some_and(|session| session.grant.forwarding().agent);
         let Some(started) = self.session_channels.get_mut(&channel) else { return false };
         match request {
             ChannelRequest::Pty | ChannelRequest::Env | ChannelRequest::WindowChange => true,
@@ -202,8 +203,8 @@ impl Connection {
                 !std::mem::replace(started, true)
             }
             ChannelRequest::X11 => false,
-            // Relaying the person's agent to the target is not implemented: refused whatever the policy says.
-            ChannelRequest::AgentForwarding => false,
+            // The relay passes the request on and the target's agent channels are relayed back to the person.
+            ChannelRequest::AgentForwarding => agent_allowed,
         }
     }
 

@@ -81,6 +81,7 @@ pub(crate) async fn establish(
         }
     };
     let forwarded = upstream.take_forwarded_tcpip();
+    let agent_channels = upstream.take_agent_channels();
     let start = SessionStart { recording: Some(relative), consent_accepted_at };
     let live = match app.start_gateway_session(&grant, start, ctx).await {
         Ok(live) => live,
@@ -96,12 +97,16 @@ pub(crate) async fn establish(
     });
     info!(session_id = %grant.session_id(), target = %grant.target().spec.name, "gateway session started");
     let remote_forwarding = grant.forwarding().remote;
+    let agent_forwarding = grant.forwarding().agent;
     let max_channels = context.limits.max_channels_per_connection;
     let watchers = live.publisher();
     let session = Arc::new(ActiveSession::new(app.clone(), grant, upstream, recorder, watchers, client, max_channels));
     if let Some(forwarded) = forwarded.filter(|_| remote_forwarding) {
         let dispatcher = forward::dispatch_remote_forwards(session.clone(), forwarded);
         session.spawn_relay(dispatcher);
+    }
+    if let Some(agent_channels) = agent_channels.filter(|_| agent_forwarding) {
+        session.spawn_relay(forward::dispatch_agent_channels(session.clone(), agent_channels));
     }
     Ok(Established { session, live, expires_in })
 }

@@ -1,7 +1,11 @@
-//! Port forwarding channels: `direct-tcpip` (`ssh -L`, the target connects onwards) and `forwarded-tcpip`
-//! (`ssh -R`, the target accepted a connection on a port it listens on for the person). Both are plain byte
-//! streams, relayed in both directions with the same bounds as session channels, and logged in the session's
-//! event log when they open and close.
+//! Forwarding channels: `direct-tcpip` (`ssh -L`, the target connects onwards), `forwarded-tcpip` (`ssh -R`, the
+//! target accepted a connection on a port it listens on for the person) and `auth-agent@openssh.com` (`ssh -A`,
+//! a program on the target talks to the person's agent). All are plain byte streams, relayed in both directions
+//! with the same bounds as session channels, and logged in the session's event log when they open and close.
+//!
+//! Agent forwarding goes through the gateway as through any OpenSSH hop: the target sees a forwarded agent
+//! socket, and each connection to it becomes an agent channel the gateway opens to the person's client. The
+//! person's keys never leave their agent; the agent's own confirmation (`ssh-add -c`) still applies.
 
 use std::sync::Arc;
 
@@ -104,6 +108,48 @@ async fn relay_forwarded_tcpip(
         port: connected_port,
     };
     relay_recorded(&session, channel, opened, client, target).await;
+}
+
+/// Opens an agent channel to the person for every agent channel the target opened, until the session ends. Only
+/// started for a grant that allows agent forwarding.
+pub(crate) async fn dispatch_agent_channels(
+    session: Arc<ActiveSession>,
+    mut incoming: mpsc::Receiver<Channel<ClientMsg>>,
+) {
+    loop {
+        let target = tokio::select! {
+            target = incoming.recv() => target,
+            () = session.ending() => None,
+        };
+        let Some(target) = target else { return };
+        let Some(slot) = session.reserve_channel() else {
+            warn!("refusing an agent channel: too many channels");
+            let _ = target.close().await;
+            continue;
+        };
+        session.spawn_relay(relay_agent_channel(session.clone(), target, slot));
+    }
+}
+
+async fn relay_agent_channel(
+    session: Arc<ActiveSession>,
+    target: Channel<ClientMsg>,
+    _channel_slot: OwnedSemaphorePermit,
+) {
+    let client = tokio::select! {
+        client = session.client.channel_open_agent() => client,
+        () = session.ending() => Err(russh::Error::Disconnect),
+    };
+    let client = match client {
+        Ok(client) => client,
+        Err(error) => {
+            debug!(%error, "the person's client refused an agent channel");
+            let _ = target.close().await;
+            return;
+        }
+    };
+    let channel = client.id().number();
+    relay_recorded(&session, channel, SessionEvent::AgentChannelOpened { channel }, client, target).await;
 }
 
 /// Records the forward, relays it until either side closes or the session ends, and records its end.

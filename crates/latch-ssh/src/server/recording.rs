@@ -1,5 +1,6 @@
-//! Recording one gateway session: a directory `<recordings_dir>/<session_id>/` with `events.jsonl` and one
-//! `channel-<n>.cast` (asciicast v2) per shell or exec channel.
+//! Recording one gateway session: a directory `<recordings_dir>/<session_id>/` with `events.jsonl` and, per shell
+//! or exec channel, `channel-<n>.cast` (asciicast v2) when the channel has a terminal, or `channel-<n>.stream` (a
+//! byte-exact latch byte stream, which keeps standard error apart) when it has none.
 //!
 //! One task per session owns every writer; relays send it commands over a bounded queue, so a slow disk slows the
 //! session down instead of growing memory. The task hands buffered lines to the operating system at the latest
@@ -13,7 +14,8 @@ use std::time::Duration;
 use latch_app::App;
 use latch_domain::gateway_session::SessionEndReason;
 use latch_recording::{
-    AsciicastHeader, AsciicastWriter, EventLogWriter, RecordingError, SessionEvent, SessionEventRecord,
+    AsciicastHeader, AsciicastWriter, ByteStreamHeader, ByteStreamWriter, EventLogWriter, RecordingError, SessionEvent,
+    SessionEventRecord, StreamKind,
 };
 use tokio::sync::{mpsc, oneshot};
 use tokio::time::{Instant, sleep_until};
@@ -40,11 +42,10 @@ pub(crate) struct Recorder {
 #[derive(Debug)]
 enum Command {
     Event(SessionEvent),
-    OpenCast { channel: u32, header: AsciicastHeader, opened: oneshot::Sender<bool> },
-    Output { channel: u32, bytes: Vec<u8> },
-    Input { channel: u32, bytes: Vec<u8> },
+    Open { channel: u32, format: ChannelFormat, opened: oneshot::Sender<bool> },
+    Write { channel: u32, kind: StreamKind, bytes: Vec<u8> },
     Resize { channel: u32, cols: u32, rows: u32 },
-    CloseCast { channel: u32 },
+    Close { channel: u32 },
     Finish { reason: SessionEndReason, finished: oneshot::Sender<bool> },
 }
 
@@ -63,7 +64,7 @@ impl Recorder {
     fn spawn(app: App, directory: PathBuf, events: EventLogWriter) -> Recorder {
         let (commands, receiver) = mpsc::channel(COMMAND_BACKLOG);
         let failed = CancellationToken::new();
-        let task = RecordingTask { app, directory, events: Some(events), casts: HashMap::new(), receiver };
+        let task = RecordingTask { app, directory, events: Some(events), channels: HashMap::new(), receiver };
         tokio::spawn(task.run(failed.clone()));
         Recorder { commands, failed }
     }
@@ -77,31 +78,28 @@ impl Recorder {
         self.send(Command::Event(event)).await
     }
 
-    /// Creates `channel-<channel>.cast`; returns only once the file exists with its header, so that nothing is
-    /// relayed on a channel whose recording could not be created.
-    pub(crate) async fn open_cast(&self, channel: u32, header: AsciicastHeader) -> Result<(), RecordingStopped> {
+    /// Creates the channel's recording file; returns only once the file exists with its header, so that nothing
+    /// is relayed on a channel whose recording could not be created.
+    pub(crate) async fn open_channel(&self, channel: u32, format: ChannelFormat) -> Result<(), RecordingStopped> {
         let (opened, done) = oneshot::channel();
-        self.send(Command::OpenCast { channel, header, opened }).await?;
+        self.send(Command::Open { channel, format, opened }).await?;
         match done.await {
             Ok(true) => Ok(()),
             _ => Err(RecordingStopped),
         }
     }
 
-    pub(crate) async fn output(&self, channel: u32, bytes: &[u8]) -> Result<(), RecordingStopped> {
-        self.send(Command::Output { channel, bytes: bytes.to_vec() }).await
-    }
-
-    pub(crate) async fn input(&self, channel: u32, bytes: &[u8]) -> Result<(), RecordingStopped> {
-        self.send(Command::Input { channel, bytes: bytes.to_vec() }).await
+    /// Records what the target sent (`Output` or `ErrorOutput`) or what the person sent (`Input`).
+    pub(crate) async fn write(&self, channel: u32, kind: StreamKind, bytes: &[u8]) -> Result<(), RecordingStopped> {
+        self.send(Command::Write { channel, kind, bytes: bytes.to_vec() }).await
     }
 
     pub(crate) async fn resize(&self, channel: u32, cols: u32, rows: u32) -> Result<(), RecordingStopped> {
         self.send(Command::Resize { channel, cols, rows }).await
     }
 
-    pub(crate) async fn close_cast(&self, channel: u32) -> Result<(), RecordingStopped> {
-        self.send(Command::CloseCast { channel }).await
+    pub(crate) async fn close_channel(&self, channel: u32) -> Result<(), RecordingStopped> {
+        self.send(Command::Close { channel }).await
     }
 
     /// Writes the end event, then finishes (flushes and fsyncs) every file.
@@ -132,11 +130,83 @@ fn create_error(path: &Path, source: std::io::Error) -> RecordingError {
     RecordingError::Create { path: path.to_path_buf(), source }
 }
 
-/// A cast being written, with the moment its channel started (the cast's time zero).
+/// How a channel is recorded.
+#[derive(Debug, Clone)]
+pub(crate) enum ChannelFormat {
+    /// A channel with a terminal: asciicast v2, which players replay.
+    Terminal(AsciicastHeader),
+    /// A channel without one: every byte as it passed, output and error output apart.
+    Bytes(ByteStreamHeader),
+}
+
+/// A channel recording being written, with the moment its channel started (the recording's time zero).
 #[derive(Debug)]
-struct Cast {
-    writer: AsciicastWriter,
+struct ChannelRecording {
+    writer: ChannelWriter,
     started: Instant,
+}
+
+#[derive(Debug)]
+enum ChannelWriter {
+    Terminal(AsciicastWriter),
+    Bytes(ByteStreamWriter),
+}
+
+impl ChannelRecording {
+    async fn open(directory: &Path, channel: u32, format: ChannelFormat) -> Result<Self, RecordingError> {
+        let writer = match format {
+            ChannelFormat::Terminal(header) => {
+                let path = directory.join(format!("channel-{channel}.cast"));
+                ChannelWriter::Terminal(AsciicastWriter::create(&path, &header).await?)
+            }
+            ChannelFormat::Bytes(header) => {
+                let path = directory.join(format!("channel-{channel}.stream"));
+                ChannelWriter::Bytes(ByteStreamWriter::create(&path, &header).await?)
+            }
+        };
+        Ok(Self { writer, started: Instant::now() })
+    }
+
+    /// A terminal shows output and error output as one screen.
+    async fn write(&mut self, kind: StreamKind, bytes: &[u8]) -> Result<(), RecordingError> {
+        let elapsed = self.started.elapsed();
+        match (&mut self.writer, kind) {
+            (ChannelWriter::Terminal(cast), StreamKind::Input) => cast.input(elapsed, bytes).await,
+            (ChannelWriter::Terminal(cast), _) => cast.output(elapsed, bytes).await,
+            (ChannelWriter::Bytes(stream), kind) => stream.write(kind, elapsed, bytes).await,
+        }
+    }
+
+    /// Only a terminal has a size; the event log records every resize.
+    async fn resize(&mut self, cols: u32, rows: u32) -> Result<(), RecordingError> {
+        match &mut self.writer {
+            ChannelWriter::Terminal(cast) => cast.resize(self.started.elapsed(), cols, rows).await,
+            ChannelWriter::Bytes(_) => Ok(()),
+        }
+    }
+
+    fn flush_deadline(&self) -> Option<Instant> {
+        match &self.writer {
+            ChannelWriter::Terminal(cast) => cast.flush_deadline(),
+            ChannelWriter::Bytes(stream) => stream.flush_deadline(),
+        }
+    }
+
+    async fn flush_if_due(&mut self, now: Instant) -> Result<(), RecordingError> {
+        match &mut self.writer {
+            ChannelWriter::Terminal(cast) => cast.flush_if_due(now).await,
+            ChannelWriter::Bytes(stream) => stream.flush_if_due(now).await,
+        }
+    }
+
+    async fn finish(self, channel: u32) -> Result<(), RecordingError> {
+        match self.writer {
+            ChannelWriter::Terminal(cast) => cast.finish().await.map(|summary| debug!(channel, ?summary, "cast done")),
+            ChannelWriter::Bytes(stream) => {
+                stream.finish().await.map(|summary| debug!(channel, ?summary, "byte stream done"))
+            }
+        }
+    }
 }
 
 #[derive(Debug)]
@@ -144,7 +214,7 @@ struct RecordingTask {
     app: App,
     directory: PathBuf,
     events: Option<EventLogWriter>,
-    casts: HashMap<u32, Cast>,
+    channels: HashMap<u32, ChannelRecording>,
     receiver: mpsc::Receiver<Command>,
 }
 
@@ -182,29 +252,24 @@ impl RecordingTask {
     async fn apply(&mut self, command: Command) -> Result<(), RecordingError> {
         match command {
             Command::Event(event) => self.record_event(event).await,
-            Command::OpenCast { channel, header, opened } => {
-                let path = self.directory.join(format!("channel-{channel}.cast"));
-                let created = AsciicastWriter::create(&path, &header).await;
+            Command::Open { channel, format, opened } => {
+                let created = ChannelRecording::open(&self.directory, channel, format).await;
                 let _ = opened.send(created.is_ok());
-                self.casts.insert(channel, Cast { writer: created?, started: Instant::now() });
+                self.channels.insert(channel, created?);
                 Ok(())
             }
-            Command::Output { channel, bytes } => match self.casts.get_mut(&channel) {
-                Some(cast) => cast.writer.output(cast.started.elapsed(), &bytes).await,
-                None => Ok(()),
-            },
-            Command::Input { channel, bytes } => match self.casts.get_mut(&channel) {
-                Some(cast) => cast.writer.input(cast.started.elapsed(), &bytes).await,
+            Command::Write { channel, kind, bytes } => match self.channels.get_mut(&channel) {
+                Some(recording) => recording.write(kind, &bytes).await,
                 None => Ok(()),
             },
             Command::Resize { channel, cols, rows } => {
-                if let Some(cast) = self.casts.get_mut(&channel) {
-                    cast.writer.resize(cast.started.elapsed(), cols, rows).await?;
+                if let Some(recording) = self.channels.get_mut(&channel) {
+                    recording.resize(cols, rows).await?;
                 }
                 self.record_event(SessionEvent::WindowChange { cols, rows }).await
             }
-            Command::CloseCast { channel } => match self.casts.remove(&channel) {
-                Some(cast) => cast.writer.finish().await.map(|summary| debug!(channel, ?summary, "cast finished")),
+            Command::Close { channel } => match self.channels.remove(&channel) {
+                Some(recording) => recording.finish(channel).await,
                 None => Ok(()),
             },
             // Handled by `serve`, which stops after it.
@@ -225,8 +290,8 @@ impl RecordingTask {
 
     fn flush_deadline(&self) -> Option<Instant> {
         let events = self.events.as_ref().and_then(EventLogWriter::flush_deadline);
-        let casts = self.casts.values().filter_map(|cast| cast.writer.flush_deadline());
-        events.into_iter().chain(casts).min()
+        let channels = self.channels.values().filter_map(ChannelRecording::flush_deadline);
+        events.into_iter().chain(channels).min()
     }
 
     async fn flush_due(&mut self) -> Result<(), RecordingError> {
@@ -234,18 +299,18 @@ impl RecordingTask {
         if let Some(events) = self.events.as_mut() {
             events.flush_if_due(now).await?;
         }
-        for cast in self.casts.values_mut() {
-            cast.writer.flush_if_due(now).await?;
+        for recording in self.channels.values_mut() {
+            recording.flush_if_due(now).await?;
         }
         Ok(())
     }
 
-    /// Finishes every cast, writes the end event when there is a reason, and finishes the event log. Every file
+    /// Finishes every channel recording, writes the end event when there is a reason, and finishes the event log. Every file
     /// is finished even if an earlier one failed; the first error is returned.
     async fn finish_all(&mut self, reason: Option<SessionEndReason>) -> Result<(), RecordingError> {
         let mut outcome = Ok(());
-        for (_, cast) in self.casts.drain() {
-            if let Err(error) = cast.writer.finish().await {
+        for (channel, recording) in self.channels.drain() {
+            if let Err(error) = recording.finish(channel).await {
                 outcome = outcome.and(Err(error));
             }
         }
@@ -272,7 +337,7 @@ fn far_future() -> Instant {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use latch_recording::{AsciicastEventData, read_asciicast, read_event_log};
+    use latch_recording::{AsciicastEventData, read_asciicast, read_byte_stream, read_event_log};
     use latch_testkit::app::TestApp;
 
     fn header() -> AsciicastHeader {
@@ -289,14 +354,23 @@ mod tests {
         assert_eq!(std::fs::metadata(&directory).unwrap().permissions().mode() & 0o777, 0o700);
 
         recorder.event(SessionEvent::Exec { command: "echo hi".to_owned() }).await.unwrap();
-        recorder.open_cast(3, header()).await.unwrap();
-        recorder.output(3, b"h").await.unwrap();
-        recorder.output(3, b"i\r\n").await.unwrap();
-        recorder.input(3, b"typed").await.unwrap();
+        recorder.open_channel(3, ChannelFormat::Terminal(header())).await.unwrap();
+        recorder.write(3, StreamKind::Output, b"h").await.unwrap();
+        recorder.write(3, StreamKind::ErrorOutput, b"i\r\n").await.unwrap();
+        recorder.write(3, StreamKind::Input, b"typed").await.unwrap();
         recorder.resize(3, 100, 40).await.unwrap();
-        recorder.output(9, b"no cast for this channel").await.unwrap();
-        recorder.close_cast(3).await.unwrap();
+        recorder.write(9, StreamKind::Output, b"no recording for this channel").await.unwrap();
+        recorder.close_channel(3).await.unwrap();
+        let bytes = ByteStreamHeader { timestamp: 0, title: Some("tar c /etc".to_owned()) };
+        recorder.open_channel(4, ChannelFormat::Bytes(bytes)).await.unwrap();
+        recorder.write(4, StreamKind::Output, b"\x00\xff binary").await.unwrap();
+        recorder.write(4, StreamKind::ErrorOutput, b"tar: removing leading /").await.unwrap();
+        recorder.resize(4, 90, 30).await.unwrap();
         recorder.finish(SessionEndReason::ClientClosed).await.unwrap();
+
+        let stream = read_byte_stream(&directory.join("channel-4.stream"), 1 << 20).await.unwrap();
+        assert_eq!(stream.bytes(StreamKind::Output), b"\x00\xff binary", "finish finished the open channel");
+        assert_eq!(stream.bytes(StreamKind::ErrorOutput), b"tar: removing leading /");
 
         let cast = read_asciicast(&directory.join("channel-3.cast"), 1 << 20).await.unwrap();
         let data: Vec<AsciicastEventData> = cast.events.into_iter().map(|event| event.data).collect();
@@ -322,6 +396,7 @@ mod tests {
             vec![
                 SessionEvent::Exec { command: "echo hi".to_owned() },
                 SessionEvent::WindowChange { cols: 100, rows: 40 },
+                SessionEvent::WindowChange { cols: 90, rows: 30 },
                 SessionEvent::SessionEnded { reason: "client_closed".to_owned() },
             ]
         );

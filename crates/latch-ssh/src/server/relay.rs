@@ -7,8 +7,9 @@
 //! the client sent them, interleaved with the data, and are passed on in that order; the handler has already
 //! answered them (see `connection.rs`).
 //!
-//! What is recorded of a shell or command (output, input when the policy records it, window changes) is also shown
-//! to auditors watching the session live, once recorded; publishing never waits for them.
+//! A channel with a terminal is recorded as asciicast, one without as a byte-exact stream (its output may be
+//! binary). What is recorded of a shell or command (output, input when the policy records it, window changes) is
+//! also shown to auditors watching the session live, once recorded; publishing never waits for them.
 //!
 //! On an `sftp` subsystem channel, an [`SftpObserver`] reads a copy of the bytes both ways and the file transfers
 //! and operations it reports are logged as events before the bytes that completed them are passed on.
@@ -19,7 +20,7 @@ use std::sync::{Mutex, PoisonError};
 use std::time::Duration;
 
 use latch_app::LiveOutputKind;
-use latch_recording::{AsciicastHeader, SessionEvent};
+use latch_recording::{AsciicastHeader, ByteStreamHeader, SessionEvent, StreamKind};
 use russh::client::Msg as ClientMsg;
 use russh::server::{ChannelOpenHandle, Msg as ServerMsg};
 use russh::{Channel, ChannelMsg, ChannelOpenFailure, ChannelReadHalf, ChannelWriteHalf};
@@ -27,14 +28,12 @@ use tokio::sync::OwnedSemaphorePermit;
 use tokio::time::timeout;
 use tracing::{debug, warn};
 
+use super::recording::ChannelFormat;
 use super::session::ActiveSession;
 use super::sftp_observer::{SftpObserver, Side};
 
 /// How long the goodbye on a channel (message, EOF, close) may take when the session ends.
 pub(crate) const FAREWELL_LIMIT: Duration = Duration::from_millis(300);
-/// The terminal size recorded for a channel without a pty.
-const DEFAULT_COLS: u32 = 80;
-const DEFAULT_ROWS: u32 = 24;
 
 /// Why a relay stopped.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -98,7 +97,7 @@ pub(crate) async fn relay_session_channel(
     }
     close_both(&client_tx, &target_tx, farewell).await;
     if recording.load(Ordering::Acquire) {
-        let _ = session.recorder.close_cast(number).await;
+        let _ = session.recorder.close_channel(number).await;
     }
     if end != End::RecordingStopped {
         for event in files.finish() {
@@ -188,7 +187,8 @@ impl Requests<'_> {
         let sent = match message {
             ChannelMsg::Data { data } => {
                 if self.session.grant.record_input() && self.recording.load(Ordering::Acquire) {
-                    self.session.recorder.input(self.number, &data).await.map_err(|_| End::RecordingStopped)?;
+                    let recorder = &self.session.recorder;
+                    recorder.write(self.number, StreamKind::Input, &data).await.map_err(|_| End::RecordingStopped)?;
                     self.session.show_watchers(self.number, LiveOutputKind::Input, &data);
                 }
                 for event in self.files.observe(Side::Client, &data) {
@@ -208,7 +208,7 @@ impl Requests<'_> {
             }
             ChannelMsg::RequestShell { .. } if !self.started => {
                 self.started = true;
-                self.open_cast("shell").await?;
+                self.open_recording("shell").await?;
                 target.request_shell(true).await
             }
             ChannelMsg::Exec { command, .. } if !self.started => {
@@ -218,7 +218,7 @@ impl Requests<'_> {
                 if runs_sftp_server(&line) {
                     self.files.start(SftpObserver::new(self.number));
                 }
-                self.open_cast(&line).await?;
+                self.open_recording(&line).await?;
                 target.exec(true, command).await
             }
             ChannelMsg::RequestSubsystem { name, .. } if !self.started => {
@@ -239,28 +239,37 @@ impl Requests<'_> {
                 target.window_change(col_width, row_height, pix_width, pix_height).await
             }
             ChannelMsg::Signal { signal } => target.signal(signal).await,
-            // A second start request, X11 and agent forwarding were refused by the handler.
+            // russh delivers the request before the handler refuses it: the same rule decides here.
+            ChannelMsg::AgentForward { .. } if self.session.grant.forwarding().agent => {
+                self.session.upstream.accept_agent_channels();
+                target.agent_forward(false).await
+            }
+            // A second start request, X11, and agent forwarding without the policy were refused by the handler.
             _ => Ok(()),
         };
         sent.map_err(|_| End::TargetClosed)
     }
 
-    /// Creates this channel's cast before anything is relayed on it.
-    async fn open_cast(&mut self, title: &str) -> Result<(), End> {
-        if let Some(terminal) = &self.terminal {
-            let size = LiveOutputKind::Resize { cols: terminal.cols, rows: terminal.rows };
-            self.session.show_watchers(self.number, size, &[]);
-        }
-        let terminal =
-            self.terminal.clone().unwrap_or(Terminal { term: String::new(), cols: DEFAULT_COLS, rows: DEFAULT_ROWS });
-        let header = AsciicastHeader {
-            width: terminal.cols,
-            height: terminal.rows,
-            timestamp: self.session.app.now().as_unix_seconds(),
-            term: (!terminal.term.is_empty()).then_some(terminal.term),
-            title: Some(title.chars().take(200).collect()),
+    /// Creates this channel's recording before anything is relayed on it: asciicast for a terminal, a byte-exact
+    /// stream otherwise.
+    async fn open_recording(&mut self, title: &str) -> Result<(), End> {
+        let timestamp = self.session.app.now().as_unix_seconds();
+        let title: String = title.chars().take(200).collect();
+        let format = match self.terminal.clone() {
+            Some(terminal) => {
+                let size = LiveOutputKind::Resize { cols: terminal.cols, rows: terminal.rows };
+                self.session.show_watchers(self.number, size, &[]);
+                ChannelFormat::Terminal(AsciicastHeader {
+                    width: terminal.cols,
+                    height: terminal.rows,
+                    timestamp,
+                    term: (!terminal.term.is_empty()).then_some(terminal.term),
+                    title: Some(title),
+                })
+            }
+            None => ChannelFormat::Bytes(ByteStreamHeader { timestamp, title: Some(title) }),
         };
-        self.session.recorder.open_cast(self.number, header).await.map_err(|_| End::RecordingStopped)?;
+        self.session.recorder.open_channel(self.number, format).await.map_err(|_| End::RecordingStopped)?;
         self.recording.store(true, Ordering::Release);
         Ok(())
     }
@@ -288,7 +297,7 @@ async fn pump_to_client(
         let sent = match message {
             ChannelMsg::Data { data } => {
                 if recording.load(Ordering::Acquire) {
-                    if session.recorder.output(number, &data).await.is_err() {
+                    if session.recorder.write(number, StreamKind::Output, &data).await.is_err() {
                         return End::RecordingStopped;
                     }
                     session.show_watchers(number, LiveOutputKind::Output, &data);
@@ -303,7 +312,7 @@ async fn pump_to_client(
             }
             ChannelMsg::ExtendedData { data, ext } => {
                 if recording.load(Ordering::Acquire) {
-                    if session.recorder.output(number, &data).await.is_err() {
+                    if session.recorder.write(number, StreamKind::ErrorOutput, &data).await.is_err() {
                         return End::RecordingStopped;
                     }
                     session.show_watchers(number, LiveOutputKind::Output, &data);

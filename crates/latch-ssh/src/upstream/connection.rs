@@ -1,6 +1,7 @@
 //! `UpstreamConnection`: an authenticated SSH connection to a target, and the channels the relay drives over it.
 
 use std::fmt;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
@@ -22,6 +23,8 @@ pub struct UpstreamConnection {
     handle: Handle<UpstreamHandler>,
     remote_forwards: RemoteForwards,
     forwarded: Option<mpsc::Receiver<ForwardedTcpIp>>,
+    agent: AgentForwarding,
+    agent_channels: Option<mpsc::Receiver<Channel<Msg>>>,
 }
 
 /// A connection the target accepted on a remote forwarding (`ssh -R`) port, as a channel to relay.
@@ -42,8 +45,16 @@ impl UpstreamConnection {
         handle: Handle<UpstreamHandler>,
         remote_forwards: RemoteForwards,
         forwarded: mpsc::Receiver<ForwardedTcpIp>,
+        agent: AgentForwarding,
+        agent_channels: mpsc::Receiver<Channel<Msg>>,
     ) -> UpstreamConnection {
-        UpstreamConnection { handle, remote_forwards, forwarded: Some(forwarded) }
+        UpstreamConnection {
+            handle,
+            remote_forwards,
+            forwarded: Some(forwarded),
+            agent,
+            agent_channels: Some(agent_channels),
+        }
     }
 
     /// Opens a session channel (shell, exec, subsystem such as sftp; pty and env requests go on the channel).
@@ -98,6 +109,18 @@ impl UpstreamConnection {
         self.forwarded.take()
     }
 
+    /// From now on, accepts the `auth-agent@openssh.com` channels the target opens: call it before sending an
+    /// agent forwarding request on a session channel. Until then every agent channel is refused.
+    pub fn accept_agent_channels(&self) {
+        self.agent.allow();
+    }
+
+    /// The receiver of the agent channels the target opened, already confirmed; `None` once taken. It holds a
+    /// bounded backlog: while it is full, or after it is dropped, further agent channels are refused.
+    pub fn take_agent_channels(&mut self) -> Option<mpsc::Receiver<Channel<Msg>>> {
+        self.agent_channels.take()
+    }
+
     /// Whether the connection has ended (closed by the target, keepalive timeout, or disconnected).
     pub fn is_closed(&self) -> bool {
         self.handle.is_closed()
@@ -124,6 +147,7 @@ impl fmt::Debug for UpstreamConnection {
         f.debug_struct("UpstreamConnection")
             .field("closed", &self.is_closed())
             .field("remote_forwards", &self.remote_forwards)
+            .field("agent", &self.agent)
             .finish_non_exhaustive()
     }
 }
@@ -155,6 +179,23 @@ impl RemoteForwards {
     fn lock(&self) -> std::sync::MutexGuard<'_, Vec<(String, u32)>> {
         // The list stays consistent whatever a panicking holder did: every change is a single push or remove.
         self.active.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+}
+
+/// Whether the gateway asked the target to forward an agent, shared with the handler, which refuses agent
+/// channels until then.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct AgentForwarding {
+    allowed: Arc<AtomicBool>,
+}
+
+impl AgentForwarding {
+    pub(crate) fn is_allowed(&self) -> bool {
+        self.allowed.load(Ordering::Acquire)
+    }
+
+    fn allow(&self) {
+        self.allowed.store(true, Ordering::Release);
     }
 }
 

@@ -1,5 +1,5 @@
-//! The russh client handler of an upstream connection: checks the host key pin and routes the forwarded-tcpip
-//! channels the gateway asked for; refuses every other channel the server tries to open.
+//! The russh client handler of an upstream connection: checks the host key pin and routes the forwarded-tcpip and
+//! agent channels the gateway asked for; refuses every other channel the server tries to open.
 
 use latch_domain::target::HostKeyPin;
 use russh::Channel;
@@ -9,7 +9,7 @@ use russh::keys::PublicKeyOrCertificate;
 use tokio::sync::mpsc;
 use tracing::{debug, warn};
 
-use super::connection::{ForwardedTcpIp, RemoteForwards};
+use super::connection::{AgentForwarding, ForwardedTcpIp, RemoteForwards};
 use super::host_key::check_pin;
 use crate::UpstreamError;
 
@@ -18,6 +18,8 @@ pub(crate) struct UpstreamHandler {
     pin: Option<HostKeyPin>,
     remote_forwards: RemoteForwards,
     forwarded: mpsc::Sender<ForwardedTcpIp>,
+    agent: AgentForwarding,
+    agent_channels: Option<mpsc::Sender<Channel<Msg>>>,
 }
 
 impl UpstreamHandler {
@@ -26,7 +28,14 @@ impl UpstreamHandler {
         remote_forwards: RemoteForwards,
         forwarded: mpsc::Sender<ForwardedTcpIp>,
     ) -> UpstreamHandler {
-        UpstreamHandler { pin, remote_forwards, forwarded }
+        UpstreamHandler { pin, remote_forwards, forwarded, agent: AgentForwarding::default(), agent_channels: None }
+    }
+
+    /// Routes agent channels to `channels` once `agent` allows them.
+    pub(crate) fn with_agent(mut self, agent: AgentForwarding, channels: mpsc::Sender<Channel<Msg>>) -> Self {
+        self.agent = agent;
+        self.agent_channels = Some(channels);
+        self
     }
 }
 
@@ -84,11 +93,21 @@ impl russh::client::Handler for UpstreamHandler {
 
     async fn server_channel_open_agent_forward(
         &mut self,
-        _channel: Channel<Msg>,
+        channel: Channel<Msg>,
         reply: ChannelOpenHandle,
         _session: &mut Session,
     ) -> Result<(), UpstreamError> {
-        refuse(reply, "agent forwarding").await
+        let Some(channels) = self.agent_channels.as_ref().filter(|_| self.agent.is_allowed()) else {
+            return refuse(reply, "agent forwarding").await;
+        };
+        let Ok(permit) = channels.try_reserve() else {
+            warn!("refusing an agent channel: too many are waiting");
+            reply.reject(ChannelOpenFailure::ResourceShortage).await;
+            return Ok(());
+        };
+        reply.accept().await;
+        permit.send(channel);
+        Ok(())
     }
 
     async fn server_channel_open_session(

@@ -20,7 +20,7 @@ use tokio::sync::mpsc;
 use tokio::time::{Instant, timeout, timeout_at};
 use tracing::{Instrument, debug, info, info_span};
 
-use self::connection::RemoteForwards;
+use self::connection::{AgentForwarding, RemoteForwards};
 use self::handler::UpstreamHandler;
 use self::host_key::HostKeyProbe;
 use crate::{UpstreamError, UpstreamStage};
@@ -30,6 +30,8 @@ pub use self::host_key::PresentedHostKey;
 
 /// How many accepted forwarded-tcpip channels may wait for the relay before further ones are refused.
 const FORWARDED_TCPIP_BACKLOG: usize = 16;
+/// How many accepted agent channels may wait for the relay before further ones are refused.
+const AGENT_CHANNEL_BACKLOG: usize = 8;
 
 /// Where to log in, and the host key it must present.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -96,7 +98,10 @@ pub async fn connect(
         let stream = dial(&target.address, target.port, &address, limits.connect_timeout).await?;
         let remote_forwards = RemoteForwards::default();
         let (forwarded_sender, forwarded_receiver) = mpsc::channel(FORWARDED_TCPIP_BACKLOG);
-        let handler = UpstreamHandler::new(target.host_key_pin.clone(), remote_forwards.clone(), forwarded_sender);
+        let agent = AgentForwarding::default();
+        let (agent_sender, agent_receiver) = mpsc::channel(AGENT_CHANNEL_BACKLOG);
+        let handler = UpstreamHandler::new(target.host_key_pin.clone(), remote_forwards.clone(), forwarded_sender)
+            .with_agent(agent.clone(), agent_sender);
         let log_in = async {
             let mut handle = client::connect_stream(client_config(limits), stream, handler).await?;
             auth::authenticate(&mut handle, credential).await?;
@@ -108,7 +113,7 @@ pub async fn connect(
             limit: limits.auth_timeout,
         })??;
         info!("upstream connection established");
-        Ok(UpstreamConnection::new(handle, remote_forwards, forwarded_receiver))
+        Ok(UpstreamConnection::new(handle, remote_forwards, forwarded_receiver, agent, agent_receiver))
     }
     .instrument(span)
     .await

@@ -1,4 +1,4 @@
-//! What flows through a session: scp and sftp, and port forwarding as the policy allows.
+//! What flows through a session: scp and sftp, and port and agent forwarding as the policy allows.
 
 use latch_ssh::GatewayLimits;
 
@@ -176,5 +176,86 @@ async fn remote_forwarding_follows_the_policy() {
     let (served, stderr) = remote_forward(&gateway, &key).await;
     assert_eq!(served, None);
     assert!(stderr.contains("remote port forwarding failed"), "{stderr}");
+    gateway.stop().await;
+}
+
+/// A throwaway `ssh-agent` holding one new key; killed when dropped.
+struct TestAgent {
+    _process: tokio::process::Child,
+    socket: std::path::PathBuf,
+    fingerprint: String,
+}
+
+async fn agent_with_a_key(gateway: &Gateway) -> TestAgent {
+    use tokio::process::Command;
+    let directory = gateway.files.path().join("agent");
+    std::fs::create_dir(&directory).unwrap();
+    let socket = directory.join("agent.sock");
+    let mut agent = Command::new("ssh-agent");
+    agent.arg("-D").arg("-a").arg(&socket).stdout(std::process::Stdio::null()).kill_on_drop(true);
+    let process = agent.spawn().unwrap();
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(10);
+    while !socket.exists() {
+        assert!(tokio::time::Instant::now() < deadline, "ssh-agent did not create its socket");
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    let key = directory.join("forwarded_key");
+    let generated = Command::new("ssh-keygen")
+        .args(["-q", "-t", "ed25519", "-N", "", "-C", "forwarded-agent-key", "-f"])
+        .arg(&key)
+        .status()
+        .await
+        .unwrap();
+    assert!(generated.success());
+    let added = Command::new("ssh-add").arg("-q").arg(&key).env("SSH_AUTH_SOCK", &socket).output().await.unwrap();
+    assert!(added.status.success(), "{}", String::from_utf8_lossy(&added.stderr));
+    let listing = Command::new("ssh-keygen").arg("-lf").arg(key.with_extension("pub")).output().await.unwrap();
+    let fingerprint = String::from_utf8_lossy(&listing.stdout).split_whitespace().nth(1).unwrap().to_owned();
+    TestAgent { _process: process, socket, fingerprint }
+}
+
+/// `ssh -A` through the gateway, listing the forwarded agent's keys on the target; also the exit status of
+/// `ssh-add -l` there (2: no agent reachable).
+async fn list_forwarded_keys(gateway: &Gateway, key: &harness::PersonKey, agent: &TestAgent) -> (String, String) {
+    let mut ssh = gateway.ssh_forwarding_agent(key, &gateway.login("alice", "db01"), &agent.socket);
+    ssh.args(["--", "ssh-add -l; echo ssh-add-status=$?"]);
+    let output =
+        tokio::time::timeout(std::time::Duration::from_secs(60), ssh.output()).await.expect("ssh finished").unwrap();
+    (String::from_utf8_lossy(&output.stdout).into_owned(), stderr_text(&output))
+}
+
+#[tokio::test]
+async fn agent_forwarding_reaches_the_persons_agent_only_when_the_policy_allows_it() {
+    let mut rules = standing_rules();
+    rules.forwarding.agent = true;
+    let Some((gateway, key, _)) = alice_on_db01_with(rules).await else { return };
+    let agent = agent_with_a_key(&gateway).await;
+    let (stdout, stderr) = list_forwarded_keys(&gateway, &key, &agent).await;
+    assert!(stdout.contains(&agent.fingerprint), "the target lists the person's key: {stdout} {stderr}");
+    assert!(stdout.contains("ssh-add-status=0"), "{stdout} {stderr}");
+    gateway.wait_for_sessions_to_end().await;
+    let events = gateway.session_events().await;
+    let opened = events.iter().find_map(|event| match event {
+        latch_recording::SessionEvent::AgentChannelOpened { channel } => Some(*channel),
+        _ => None,
+    });
+    let opened = opened.unwrap_or_else(|| panic!("no agent channel recorded: {events:?}"));
+    assert!(
+        events.contains(&latch_recording::SessionEvent::ForwardClosed { channel: opened }),
+        "the agent channel's end is recorded: {events:?}"
+    );
+    gateway.stop().await;
+
+    let Some((gateway, key, _)) = alice_on_db01_with(standing_rules()).await else { return };
+    let agent = agent_with_a_key(&gateway).await;
+    let (stdout, stderr) = list_forwarded_keys(&gateway, &key, &agent).await;
+    assert!(!stdout.contains(&agent.fingerprint), "{stdout}");
+    assert!(stdout.contains("ssh-add-status=2"), "the command still runs, without an agent: {stdout} {stderr}");
+    gateway.wait_for_sessions_to_end().await;
+    let events = gateway.session_events().await;
+    assert!(
+        !events.iter().any(|event| matches!(event, latch_recording::SessionEvent::AgentChannelOpened { .. })),
+        "{events:?}"
+    );
     gateway.stop().await;
 }

@@ -166,6 +166,17 @@ impl Gateway {
         command
     }
 
+    /// `ssh -A` with the agent listening on `agent_socket` (ssh only forwards an agent it can reach itself, so this
+    /// client's agent is that one instead of none; it still logs in with `key` only).
+    pub fn ssh_forwarding_agent(&self, key: &PersonKey, login: &str, agent_socket: &std::path::Path) -> Command {
+        let mut command = Command::new("ssh");
+        let identity_agent = format!("IdentityAgent={}", agent_socket.display());
+        command.args(client_options_with_agent(key, true, &identity_agent));
+        command.args(["-p", &self.address.port().to_string(), "-A"]).arg(format!("{login}@127.0.0.1"));
+        command.stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped()).kill_on_drop(true);
+        command
+    }
+
     /// Runs `ssh login command` to its end (bounded by 60 s).
     pub async fn run_ssh(&self, key: &PersonKey, login: &str, command: &str) -> Output {
         let mut ssh = self.ssh(key, login, &[]);
@@ -255,13 +266,22 @@ impl Gateway {
 
     /// The casts of the one session.
     pub fn session_casts(&self) -> Vec<PathBuf> {
-        let mut casts: Vec<PathBuf> = std::fs::read_dir(self.session_directory())
+        self.session_files("cast")
+    }
+
+    /// The byte-exact recordings of channels without a terminal.
+    pub fn session_streams(&self) -> Vec<PathBuf> {
+        self.session_files("stream")
+    }
+
+    fn session_files(&self, extension: &str) -> Vec<PathBuf> {
+        let mut files: Vec<PathBuf> = std::fs::read_dir(self.session_directory())
             .unwrap()
             .map(|entry| entry.unwrap().path())
-            .filter(|path| path.extension().is_some_and(|extension| extension == "cast"))
+            .filter(|path| path.extension().is_some_and(|found| found == extension))
             .collect();
-        casts.sort();
-        casts
+        files.sort();
+        files
     }
 
     /// The sshd user's home directory.
@@ -299,6 +319,10 @@ pub fn say(answer: &str) -> String {
 }
 
 fn client_options(key: &PersonKey, batch: bool) -> Vec<String> {
+    client_options_with_agent(key, batch, "IdentityAgent=none")
+}
+
+fn client_options_with_agent(key: &PersonKey, batch: bool, identity_agent: &str) -> Vec<String> {
     let mut options = vec!["-F".to_owned(), "/dev/null".to_owned(), "-i".to_owned()];
     options.push(key.private_key.display().to_string());
     let batch_mode = if batch { "BatchMode=yes" } else { "BatchMode=no" };
@@ -308,7 +332,7 @@ fn client_options(key: &PersonKey, batch: bool) -> Vec<String> {
         "GlobalKnownHostsFile=/dev/null",
         batch_mode,
         "IdentitiesOnly=yes",
-        "IdentityAgent=none",
+        identity_agent,
         "ConnectTimeout=10",
     ] {
         options.extend(["-o".to_owned(), option.to_owned()]);

@@ -1,4 +1,5 @@
-//! What is recorded: casts of shells and commands, the event log, and refusing what cannot be recorded.
+//! What is recorded: casts of terminals, byte-exact streams of commands, the event log, and refusing what cannot be
+//! recorded.
 
 use latch_ssh::GatewayLimits;
 
@@ -48,29 +49,32 @@ async fn a_pty_shell_is_recorded_with_input_when_the_policy_says_so() {
 }
 
 #[tokio::test]
-async fn an_exec_session_logs_its_command_line_and_records_output_only() {
+async fn an_exec_session_logs_its_command_line_and_records_its_output_byte_for_byte() {
     let Some((gateway, key)) = alice_on_db01_and_db02().await else { return };
-    let output = gateway.run_ssh(&key, &gateway.login("alice", "db01"), "echo recorded-$((1+1)); read secret").await;
-    assert_eq!(String::from_utf8_lossy(&output.stdout), "recorded-2\n", "{}", stderr_text(&output));
+    let command = r"echo recorded-$((1+1)); printf '\000\377\033[0m'; echo to-stderr >&2; read secret";
+    let output = gateway.run_ssh(&key, &gateway.login("alice", "db01"), command).await;
+    assert_eq!(output.stdout, b"recorded-2\n\x00\xff\x1b[0m", "{}", stderr_text(&output));
     gateway.wait_for_sessions_to_end().await;
 
     let events = gateway.session_events().await;
     assert!(
         events.iter().any(|event| matches!(event,
-            latch_recording::SessionEvent::Exec { command } if command == "echo recorded-$((1+1)); read secret")),
+            latch_recording::SessionEvent::Exec { command: logged } if logged == command)),
         "{events:?}"
     );
     assert!(
         matches!(events.last(), Some(latch_recording::SessionEvent::SessionEnded { reason }) if reason == "client_closed"),
         "{events:?}"
     );
-    let casts = gateway.session_casts();
-    assert_eq!(casts.len(), 1, "{casts:?}");
-    let recording = latch_recording::read_asciicast(&casts[0], 1 << 20).await.unwrap();
-    let replay = latch_recording::replay_output(&casts[0], 1 << 20).await.unwrap();
-    assert_eq!(String::from_utf8_lossy(&replay), "recorded-2\n");
+    assert_eq!(gateway.session_casts(), Vec::<std::path::PathBuf>::new(), "a command without a terminal is no cast");
+    let streams = gateway.session_streams();
+    assert_eq!(streams.len(), 1, "{streams:?}");
+    let recording = latch_recording::read_byte_stream(&streams[0], 1 << 20).await.unwrap();
+    assert_eq!(recording.header.title.as_deref(), Some(command));
+    assert_eq!(recording.bytes(latch_recording::StreamKind::Output), output.stdout, "exactly what the person got");
+    assert_eq!(recording.bytes(latch_recording::StreamKind::ErrorOutput), b"to-stderr\n");
     assert!(
-        !recording.events.iter().any(|event| matches!(event.data, latch_recording::AsciicastEventData::Input(_))),
+        recording.bytes(latch_recording::StreamKind::Input).is_empty(),
         "input is not recorded unless the policy says so"
     );
     let sessions = gateway.test_app.app.list_sessions(&gateway.admin().await, false, 10, 0).await.unwrap();
