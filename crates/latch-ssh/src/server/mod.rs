@@ -22,6 +22,7 @@ mod limits;
 mod recording;
 mod relay;
 mod route;
+mod scp_observer;
 mod session;
 mod sftp_observer;
 mod stream;

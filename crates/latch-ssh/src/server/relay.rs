@@ -11,8 +11,9 @@
 //! binary). What is recorded of a shell or command (output, input when the policy records it, window changes) is
 //! also shown to auditors watching the session live, once recorded; publishing never waits for them.
 //!
-//! On an `sftp` subsystem channel, an [`SftpObserver`] reads a copy of the bytes both ways and the file transfers
-//! and operations it reports are logged as events before the bytes that completed them are passed on.
+//! On an `sftp` subsystem channel an [`SftpObserver`], and on a legacy `scp -t|-f` command an [`ScpObserver`], reads
+//! a copy of the bytes both ways; the file transfers and operations it reports are logged as events before the
+//! bytes that completed them are passed on.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -29,6 +30,7 @@ use tokio::time::timeout;
 use tracing::{debug, warn};
 
 use super::recording::ChannelFormat;
+use super::scp_observer::ScpObserver;
 use super::session::ActiveSession;
 use super::sftp_observer::{SftpObserver, Side};
 
@@ -108,12 +110,42 @@ pub(crate) async fn relay_session_channel(
     }
 }
 
-/// The SFTP observer of a channel whose subsystem is `sftp`, shared by both directions' pumps.
+/// The file transfer observer of a channel that runs SFTP or legacy SCP, shared by both directions' pumps.
 #[derive(Debug, Default)]
-struct FileWatch(Mutex<Option<SftpObserver>>);
+struct FileWatch(Mutex<Option<FileObserver>>);
+
+#[derive(Debug)]
+enum FileObserver {
+    Sftp(SftpObserver),
+    Scp(ScpObserver),
+}
+
+impl FileObserver {
+    fn observe(&mut self, side: Side, bytes: &[u8]) -> Vec<SessionEvent> {
+        match self {
+            FileObserver::Sftp(observer) => observer.observe(side, bytes),
+            FileObserver::Scp(observer) => observer.observe(side, bytes),
+        }
+    }
+
+    /// Why it stopped observing, if it did.
+    fn stopped(&self) -> Option<String> {
+        match self {
+            FileObserver::Sftp(observer) => observer.stopped().map(|reason| format!("sftp: {reason:?}")),
+            FileObserver::Scp(observer) => observer.stopped().map(|reason| format!("scp: {reason:?}")),
+        }
+    }
+
+    fn finish(&mut self) -> Vec<SessionEvent> {
+        match self {
+            FileObserver::Sftp(observer) => observer.finish(),
+            FileObserver::Scp(observer) => observer.finish(),
+        }
+    }
+}
 
 impl FileWatch {
-    fn start(&self, observer: SftpObserver) {
+    fn start(&self, observer: FileObserver) {
         *self.0.lock().unwrap_or_else(PoisonError::into_inner) = Some(observer);
     }
 
@@ -123,7 +155,7 @@ impl FileWatch {
         let Some(observer) = slot.as_mut() else { return Vec::new() };
         let events = observer.observe(side, bytes);
         if let Some(reason) = observer.stopped() {
-            warn!(?reason, "no longer observing sftp file operations on this channel (the channel goes on)");
+            warn!(reason, "no longer observing file transfers on this channel (the channel goes on)");
             *slot = None;
         }
         events
@@ -216,7 +248,9 @@ impl Requests<'_> {
                 let line = String::from_utf8_lossy(&command).into_owned();
                 self.record(SessionEvent::Exec { command: line.clone() }).await?;
                 if runs_sftp_server(&line) {
-                    self.files.start(SftpObserver::new(self.number));
+                    self.files.start(FileObserver::Sftp(SftpObserver::new(self.number)));
+                } else if let Some(observer) = ScpObserver::for_command(self.number, &line) {
+                    self.files.start(FileObserver::Scp(observer));
                 }
                 self.open_recording(&line).await?;
                 target.exec(true, command).await
@@ -225,7 +259,7 @@ impl Requests<'_> {
                 self.started = true;
                 self.record(SessionEvent::SubsystemStarted { channel: self.number, name: name.clone() }).await?;
                 if name == "sftp" {
-                    self.files.start(SftpObserver::new(self.number));
+                    self.files.start(FileObserver::Sftp(SftpObserver::new(self.number)));
                 }
                 target.request_subsystem(true, name).await
             }

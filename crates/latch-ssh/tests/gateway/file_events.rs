@@ -1,15 +1,23 @@
 //! File transfers and file operations in the event log: what the real `sftp` and `scp` clients did through the
-//! gateway, seen by the relay's SFTP observer.
+//! gateway, seen by the relay's SFTP and SCP observers.
 
 use latch_recording::{FileOperationKind, FileProtocol, SessionEvent, TransferDirection};
 
 use super::harness::{self, Gateway, alice_on_db01_and_db02, stderr_text};
 
 fn transfers(events: &[SessionEvent]) -> Vec<(TransferDirection, String, u64)> {
+    transfers_over(FileProtocol::Sftp, events)
+}
+
+fn operations(events: &[SessionEvent]) -> Vec<(FileOperationKind, String, Option<String>)> {
+    operations_over(FileProtocol::Sftp, events)
+}
+
+fn transfers_over(wanted: FileProtocol, events: &[SessionEvent]) -> Vec<(TransferDirection, String, u64)> {
     events
         .iter()
         .filter_map(|event| match event {
-            SessionEvent::FileTransfer { protocol: FileProtocol::Sftp, direction, path, bytes, .. } => {
+            SessionEvent::FileTransfer { protocol, direction, path, bytes, .. } if *protocol == wanted => {
                 Some((*direction, path.clone(), *bytes))
             }
             _ => None,
@@ -17,11 +25,11 @@ fn transfers(events: &[SessionEvent]) -> Vec<(TransferDirection, String, u64)> {
         .collect()
 }
 
-fn operations(events: &[SessionEvent]) -> Vec<(FileOperationKind, String, Option<String>)> {
+fn operations_over(wanted: FileProtocol, events: &[SessionEvent]) -> Vec<(FileOperationKind, String, Option<String>)> {
     events
         .iter()
         .filter_map(|event| match event {
-            SessionEvent::FileOperation { protocol: FileProtocol::Sftp, operation, path, target, .. } => {
+            SessionEvent::FileOperation { protocol, operation, path, target, .. } if *protocol == wanted => {
                 Some((*operation, path.clone(), target.clone()))
             }
             _ => None,
@@ -119,25 +127,59 @@ async fn an_scp_upload_is_logged_as_an_sftp_transfer() {
 }
 
 #[tokio::test]
-async fn a_legacy_scp_upload_is_logged_as_its_command_line() {
+async fn a_legacy_scp_upload_of_a_tree_is_logged_file_by_file() {
     let Some((gateway, key)) = alice_on_db01_and_db02().await else { return };
-    let original = gateway.files.path().join("legacy.bin");
-    harness::random_file(&original, 1);
+    let tree = gateway.files.path().join("tree");
+    std::fs::create_dir_all(tree.join("sub")).unwrap();
+    harness::random_file(&tree.join("a.bin"), 1);
+    std::fs::write(tree.join("sub").join("b.txt"), b"twelve bytes").unwrap();
     let mut scp = gateway.file_client("scp", &key, &gateway.login("alice", "db01"));
-    scp.arg("-O").arg(&original).arg("127.0.0.1:legacy-upload.bin");
+    scp.args(["-O", "-r"]).arg(&tree).arg("127.0.0.1:tree");
     let output = scp.output().await.unwrap();
     assert!(output.status.success(), "{}", stderr_text(&output));
-    assert_eq!(harness::sha256_of(&gateway.target_home().join("legacy-upload.bin")), harness::sha256_of(&original));
+    let uploaded = gateway.target_home().join("tree");
+    assert_eq!(harness::sha256_of(&uploaded.join("a.bin")), harness::sha256_of(&tree.join("a.bin")));
     gateway.wait_for_sessions_to_end().await;
 
     let events = gateway.session_events().await;
     assert!(
         events.iter().any(|event| matches!(event,
             SessionEvent::Exec { command } if command.starts_with("scp ") && command.contains(" -t ")
-                && command.ends_with("legacy-upload.bin"))),
+                && command.ends_with("tree"))),
         "{events:?}"
     );
-    assert!(transfers(&events).is_empty(), "the legacy protocol is not parsed: {events:?}");
+    let mut transfers = transfers_over(FileProtocol::Scp, &events);
+    transfers.sort_by(|a, b| a.1.cmp(&b.1));
+    let expected = [
+        (TransferDirection::Upload, "tree/a.bin".to_owned(), 1 << 20),
+        (TransferDirection::Upload, "tree/sub/b.txt".to_owned(), 12),
+    ];
+    assert_eq!(transfers, expected, "{events:?}");
+    let mut directories = operations_over(FileProtocol::Scp, &events);
+    directories.sort_by(|a, b| a.1.cmp(&b.1));
+    let expected =
+        [(FileOperationKind::Mkdir, "tree".to_owned(), None), (FileOperationKind::Mkdir, "tree/sub".to_owned(), None)];
+    assert_eq!(directories, expected, "{events:?}");
+    gateway.stop().await;
+}
+
+#[tokio::test]
+async fn a_legacy_scp_download_is_logged_with_its_size() {
+    let Some((gateway, key)) = alice_on_db01_and_db02().await else { return };
+    let on_target = gateway.target_home().join("report.bin");
+    harness::random_file(&on_target, 2);
+    let downloaded = gateway.files.path().join("report-copy.bin");
+    let mut scp = gateway.file_client("scp", &key, &gateway.login("alice", "db01"));
+    scp.arg("-O").arg("127.0.0.1:report.bin").arg(&downloaded);
+    let output = scp.output().await.unwrap();
+    assert!(output.status.success(), "{}", stderr_text(&output));
+    assert_eq!(harness::sha256_of(&downloaded), harness::sha256_of(&on_target));
+    gateway.wait_for_sessions_to_end().await;
+
+    let events = gateway.session_events().await;
+    let expected = [(TransferDirection::Download, "report.bin".to_owned(), 2 << 20)];
+    assert_eq!(transfers_over(FileProtocol::Scp, &events), expected, "{events:?}");
+    assert!(transfers(&events).is_empty(), "not SFTP: {events:?}");
     gateway.stop().await;
 }
 
