@@ -13,7 +13,7 @@ use super::ServerContext;
 use super::auth::Authorized;
 use super::forward;
 use super::recording::Recorder;
-use super::session::ActiveSession;
+use super::session::{ActiveSession, SessionParts};
 use crate::UpstreamError;
 use crate::upstream::{self, UpstreamConnection, UpstreamCredential, UpstreamSecret, UpstreamTarget};
 
@@ -62,11 +62,12 @@ pub(crate) async fn establish(
 ) -> Result<Established, Refusal> {
     let Authorized { grant, consent_accepted_at } = authorized;
     let app = &context.app;
-    let user_id = grant.user().id;
-    let open = app.live_sessions().keys().iter().filter(|key| key.user_id == user_id).count();
-    if open >= context.limits.max_sessions_per_user {
-        return Err(Refusal::TooManySessions);
-    }
+    // Held by the session until it is gone; taken before anything else, so that a burst of one user's
+    // connections cannot all pass the limit.
+    let user_slot = context
+        .user_slots
+        .take(grant.user().id, context.limits.max_sessions_per_user)
+        .ok_or(Refusal::TooManySessions)?;
     let relative = grant.session_id().to_string();
     let directory = context.recordings_dir.join(&relative);
     let recorder = Recorder::start(app.clone(), directory.clone()).await.map_err(|error| {
@@ -100,7 +101,8 @@ pub(crate) async fn establish(
     let agent_forwarding = grant.forwarding().agent;
     let max_channels = context.limits.max_channels_per_connection;
     let watchers = live.publisher();
-    let session = Arc::new(ActiveSession::new(app.clone(), grant, upstream, recorder, watchers, client, max_channels));
+    let parts = SessionParts { grant, upstream, recorder, watchers, client, user_slot };
+    let session = Arc::new(ActiveSession::new(app.clone(), parts, max_channels));
     if let Some(forwarded) = forwarded.filter(|_| remote_forwarding) {
         let dispatcher = forward::dispatch_remote_forwards(session.clone(), forwarded);
         session.spawn_relay(dispatcher);

@@ -27,6 +27,7 @@ mod session;
 mod sftp_observer;
 mod stream;
 mod supervisor;
+mod user_slots;
 
 use std::fmt;
 use std::net::SocketAddr;
@@ -79,6 +80,8 @@ pub(crate) struct ServerContext {
     pub(crate) recordings_dir: PathBuf,
     pub(crate) limits: GatewayLimits,
     pub(crate) russh_config: Arc<russh::server::Config>,
+    /// Each user's sessions on this node, against `limits.max_sessions_per_user`.
+    pub(crate) user_slots: user_slots::UserSlots,
 }
 
 /// A gateway listening for people's SSH connections; [`GatewayServer::run`] serves them.
@@ -95,7 +98,13 @@ impl GatewayServer {
             .await
             .map_err(|source| GatewayError::Bind { address: config.listen, source })?;
         let russh_config = config.limits.server_config(config.host_key);
-        let context = ServerContext { app, recordings_dir: config.recordings_dir, limits: config.limits, russh_config };
+        let context = ServerContext {
+            app,
+            recordings_dir: config.recordings_dir,
+            limits: config.limits,
+            russh_config,
+            user_slots: user_slots::UserSlots::default(),
+        };
         Ok(GatewayServer { listener, context: Arc::new(context) })
     }
 

@@ -12,6 +12,7 @@ use tokio_util::sync::{CancellationToken, WaitForCancellationFuture};
 use tokio_util::task::TaskTracker;
 
 use super::recording::Recorder;
+use super::user_slots::UserSlot;
 use crate::upstream::UpstreamConnection;
 
 /// One person's authorized session: the target connection, the recording, and the end signal for every relay.
@@ -31,18 +32,24 @@ pub(crate) struct ActiveSession {
     to_target: AtomicU64,
     from_target: AtomicU64,
     relays: TaskTracker,
+    /// This session's place in its user's session count, given back when the session is gone.
+    _user_slot: UserSlot,
+}
+
+/// What [`ActiveSession::new`] is made of, once authorized, connected and recording.
+#[derive(Debug)]
+pub(crate) struct SessionParts {
+    pub(crate) grant: ConnectionGrant,
+    pub(crate) upstream: UpstreamConnection,
+    pub(crate) recorder: Recorder,
+    pub(crate) watchers: LiveOutputPublisher,
+    pub(crate) client: russh::server::Handle,
+    pub(crate) user_slot: UserSlot,
 }
 
 impl ActiveSession {
-    pub(crate) fn new(
-        app: App,
-        grant: ConnectionGrant,
-        upstream: UpstreamConnection,
-        recorder: Recorder,
-        watchers: LiveOutputPublisher,
-        client: russh::server::Handle,
-        max_channels: usize,
-    ) -> ActiveSession {
+    pub(crate) fn new(app: App, parts: SessionParts, max_channels: usize) -> ActiveSession {
+        let SessionParts { grant, upstream, recorder, watchers, client, user_slot } = parts;
         ActiveSession {
             app,
             grant,
@@ -50,6 +57,7 @@ impl ActiveSession {
             recorder,
             watchers,
             client,
+            _user_slot: user_slot,
             channels: Arc::new(Semaphore::new(max_channels)),
             ending: CancellationToken::new(),
             end_reason: OnceLock::new(),

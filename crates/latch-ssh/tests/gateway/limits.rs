@@ -25,6 +25,34 @@ async fn a_user_beyond_the_session_limit_is_told_so() {
     gateway.stop().await;
 }
 
+#[tokio::test]
+async fn a_burst_of_one_users_connections_never_passes_the_session_limit() {
+    let limits = GatewayLimits { max_sessions_per_user: 2, ..GatewayLimits::default() };
+    let Some(gateway) = Gateway::start(limits).await else { return };
+    let (key, _) = gateway.person("alice").await;
+    gateway.target("db01", None).await;
+    gateway.password_account("db01").await;
+    gateway.standing_policy("alice-standing", "alice", &["db01"], standing_rules()).await;
+
+    // Six connections at once, each holding its session for a while: exactly two get in.
+    let login = gateway.login("alice", "db01");
+    let mut runs = tokio::task::JoinSet::new();
+    for _ in 0..6 {
+        let mut ssh = gateway.ssh(&key, &login, &[]);
+        ssh.args(["--", "echo admitted; sleep 3"]);
+        runs.spawn(async move { ssh.output().await.unwrap() });
+    }
+    let outputs = runs.join_all().await;
+    let admitted = outputs.iter().filter(|output| String::from_utf8_lossy(&output.stdout).contains("admitted"));
+    assert_eq!(admitted.count(), 2, "{:?}", outputs.iter().map(stderr_text).collect::<Vec<_>>());
+    let refused = outputs.iter().filter(|output| stderr_text(output).contains("too many open sessions")).count();
+    assert_eq!(refused, 4);
+    gateway.wait_for_sessions_to_end().await;
+    let again = gateway.run_ssh(&key, &login, "echo later").await;
+    assert_eq!(String::from_utf8_lossy(&again.stdout), "later\n", "the slots were given back");
+    gateway.stop().await;
+}
+
 /// Reads what the gateway sends first: its version line, or nothing when it closes the connection.
 async fn first_line(stream: &mut tokio::net::TcpStream) -> String {
     use tokio::io::AsyncReadExt;
