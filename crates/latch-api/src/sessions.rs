@@ -36,12 +36,66 @@ pub struct SessionListView {
     pub sessions: Vec<SessionView>,
 }
 
-/// Which sessions to list, newest first. Without `sessions:read`, only the caller's own.
+/// Which sessions to list, newest first. Without `sessions:read`, only the caller's own. Every filter given
+/// narrows the list.
 #[derive(Debug, Clone, Default, Serialize, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct SessionListParams {
     /// Only sessions that have not ended.
     pub live: Option<bool>,
+    /// The Latch user's name.
+    pub user: Option<String>,
+    /// The target's name.
+    pub target: Option<String>,
+    /// The target's address (host name or IP).
+    pub host: Option<String>,
+    /// A tag of the target.
+    pub tag: Option<String>,
+    /// `ssh`, `telnet`, `rdp`, …
+    pub protocol: Option<String>,
+    /// Such as `client_closed`, `grant_expired`, `terminated`.
+    pub end_reason: Option<String>,
+    /// RFC 3339: sessions started at or after this time.
+    pub from: Option<String>,
+    /// RFC 3339: sessions started before this time.
+    pub to: Option<String>,
+    /// At most 1000.
+    pub limit: Option<i64>,
+    pub offset: Option<i64>,
+}
+
+/// One event of a session: a command, a file transfer or operation, a forward, a window change, the end.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema, PartialEq)]
+pub struct SessionEventView {
+    /// Increases with every event indexed, over all sessions.
+    pub id: i64,
+    pub session_id: String,
+    /// The event's position in its session, from 0.
+    pub seq: i64,
+    pub at: String,
+    /// `exec`, `subsystem_started`, `file_transfer`, `file_operation`, `forward_opened`, `agent_channel_opened`,
+    /// `forward_closed`, `window_change` or `session_ended`.
+    pub kind: String,
+    pub channel: Option<i64>,
+    /// One line: the command, the file and direction, the forwarded host, the size, the end reason.
+    pub summary: String,
+    /// The bytes a file transfer moved.
+    pub bytes: Option<i64>,
+    /// The whole event as the session's event log holds it.
+    #[schema(value_type = Object)]
+    pub data: serde_json::Value,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct SessionEventListView {
+    pub events: Vec<SessionEventView>,
+}
+
+/// A page of a session's events, in order. A live session's events are listed once it has ended.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct SessionEventParams {
+    /// At most 1000.
     pub limit: Option<i64>,
     pub offset: Option<i64>,
 }

@@ -11,7 +11,7 @@ use crate::live_sessions::{LiveSession, LiveSessionKey};
 use crate::{App, AppError, RequestContext};
 use latch_domain::account::{Account, SecretKind};
 use latch_domain::audit::{AccessEvent, AuditEvent, LoginMethod};
-use latch_domain::gateway_session::{GatewaySession, SessionEndReason};
+use latch_domain::gateway_session::{GatewaySession, SessionEndReason, SessionEventEntry};
 use latch_domain::grant::Grant;
 use latch_domain::names::{AccountName, TargetName, Username};
 use latch_domain::policy::{ForwardingRules, Policy, Requester};
@@ -284,11 +284,14 @@ impl App {
     }
 
     /// Records the end of a session and unregisters it.
+    /// Closes the session's row with its traffic and reason, audits the end, and indexes the session's events (the
+    /// entries of its event log, for reports) in the same transaction. Events indexed before stay as they are.
     pub async fn end_gateway_session(
         &self,
         live: LiveSession,
         reason: SessionEndReason,
         traffic: SessionTraffic,
+        events: Vec<SessionEventEntry>,
     ) -> Result<(), AppError> {
         let session_id = live.key().session_id;
         let end = SessionEnd {
@@ -308,6 +311,7 @@ impl App {
             )
             .await?;
         }
+        latch_store::session_events::insert_all(&mut tx, session_id, &events).await?;
         tx.commit().await?;
         drop(live);
         Ok(())

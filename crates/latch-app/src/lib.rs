@@ -28,6 +28,7 @@ mod notifications;
 mod policies;
 mod principal;
 mod reconcile;
+mod session_reports;
 mod sessions;
 mod ssh_keys;
 mod tokens;
@@ -59,6 +60,7 @@ pub use live_sessions::{
 };
 pub use policies::{PolicyDetails, PolicyDraft};
 pub use principal::{AuthenticatedApiAccount, AuthenticatedUser, Principal};
+pub use session_reports::{MAX_REPORT_PAGE, SessionQuery};
 pub use sessions::{SessionWatch, WatchEvent};
 pub use ssh_keys::MAX_SSH_KEYS_PER_USER;
 pub use users::{NewUser, UserChange};

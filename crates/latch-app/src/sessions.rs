@@ -1,12 +1,12 @@
 //! Gateway sessions as auditors see them: listing, watching and terminating live ones.
 
 use crate::live_sessions::{LiveOutput, SessionSelector, TerminalSize};
+use crate::session_reports::SessionQuery;
 use crate::{App, AppError, Principal, RequestContext};
 use latch_domain::audit::{AccessEvent, AuditActor, AuditEvent};
 use latch_domain::gateway_session::{GatewaySession, SessionEndReason};
 use latch_domain::permission::Permission;
 use latch_domain::{GatewaySessionId, Timestamp, UserId};
-use latch_store::gateway_sessions::SessionFilter;
 use std::time::Duration;
 use tokio::sync::broadcast;
 use tokio::time::Instant;
@@ -74,16 +74,8 @@ impl App {
         limit: i64,
         offset: i64,
     ) -> Result<Vec<GatewaySession>, AppError> {
-        let user = if principal.has(Permission::SessionsRead) {
-            None
-        } else {
-            principal.require(Permission::RequestsWrite)?;
-            Some(principal.as_user()?.user().id)
-        };
-        let filter =
-            SessionFilter { live_only, user, grant: None, limit: limit.clamp(1, MAX_PAGE), offset: offset.max(0) };
-        let mut conn = self.store().read().await?;
-        Ok(latch_store::gateway_sessions::list(&mut conn, &filter).await?)
+        let query = SessionQuery { live_only, limit: limit.clamp(1, MAX_PAGE), offset, ..SessionQuery::default() };
+        self.search_sessions(principal, &query).await
     }
 
     pub async fn get_session(&self, principal: &Principal, id: &str) -> Result<GatewaySession, AppError> {

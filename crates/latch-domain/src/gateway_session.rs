@@ -110,6 +110,29 @@ pub struct GatewaySession {
     pub node: String,
 }
 
+/// One event of a session's event log, as indexed for reports: `kind` is the event's machine name (`exec`,
+/// `file_transfer`, …), `summary` one line a person reads (the command, the path, `host:port`), `bytes` the bytes a
+/// file transfer moved, `data` the whole event as JSON.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SessionEventEntry {
+    /// The event's position in its session's event log, from 0.
+    pub seq: i64,
+    pub at: Timestamp,
+    pub kind: String,
+    pub channel: Option<i64>,
+    pub summary: String,
+    pub bytes: Option<i64>,
+    pub data: String,
+}
+
+/// An indexed session event: `id` increases with every event indexed, over all sessions.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IndexedSessionEvent {
+    pub id: i64,
+    pub session_id: GatewaySessionId,
+    pub entry: SessionEventEntry,
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

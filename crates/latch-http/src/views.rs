@@ -7,7 +7,7 @@ use latch_domain::access_request::AccessRequest;
 use latch_domain::account::Account;
 use latch_domain::api_account::ApiAccount;
 use latch_domain::checkout::{Checkout, CheckoutHolder, Rotation};
-use latch_domain::gateway_session::GatewaySession;
+use latch_domain::gateway_session::{GatewaySession, IndexedSessionEvent};
 use latch_domain::grant::Grant;
 use latch_domain::policy::{AccessMode, AccountSelector, TargetSelector};
 use latch_domain::ssh_key::UserSshKey;
@@ -255,6 +255,21 @@ pub(crate) fn grant(g: &Grant, now: Timestamp) -> GrantView {
         revoke_reason: g.revoke_reason.clone(),
         enforced_at: g.enforced_at.map(time),
         created_at: time(g.created_at),
+    }
+}
+
+pub(crate) fn session_event(event: &IndexedSessionEvent) -> SessionEventView {
+    let entry = &event.entry;
+    SessionEventView {
+        id: event.id,
+        session_id: event.session_id.to_string(),
+        seq: entry.seq,
+        at: time(entry.at),
+        kind: entry.kind.clone(),
+        channel: entry.channel,
+        summary: entry.summary.clone(),
+        bytes: entry.bytes,
+        data: serde_json::from_str(&entry.data).unwrap_or_else(|_| serde_json::Value::String(entry.data.clone())),
     }
 }
 

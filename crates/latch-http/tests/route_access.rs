@@ -117,6 +117,7 @@ const TABLE: &[(&str, &str, Rule)] = &[
     ("post", "/api/v1/grants/{grant}/revoke", Perm(P::RequestsWrite)),
     ("get", "/api/v1/sessions", PermOrOwn(P::SessionsRead, P::RequestsWrite)),
     ("get", "/api/v1/sessions/{session}", FullLogin),
+    ("get", "/api/v1/sessions/{session}/events", FullLogin),
     ("post", "/api/v1/sessions/{session}/terminate", Perm(P::SessionsTerminate)),
     ("get", "/api/v1/sessions/{session}/watch", Perm(P::SessionsRead)),
     ("post", "/api/v1/checkouts", UserOrScope(P::RequestsWrite, P::CredentialsCheckout)),

@@ -25,6 +25,7 @@ mod asciicast;
 mod byte_stream;
 mod byte_stream_reader;
 mod error;
+mod event_summary;
 mod events;
 mod reader;
 mod sink;

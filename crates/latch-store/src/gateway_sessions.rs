@@ -91,12 +91,27 @@ pub async fn find(db: &mut impl Db, id: GatewaySessionId) -> Result<Option<Gatew
     row.as_ref().map(session_from_row).transpose()
 }
 
-/// Which sessions to list.
+/// Which sessions to list. Every present field narrows the list; the indexes of migration 0009 serve each of them
+/// together with the time range.
 #[derive(Debug, Clone, Default)]
 pub struct SessionFilter {
     pub live_only: bool,
     pub user: Option<UserId>,
     pub grant: Option<GrantId>,
+    /// The Latch user's name, as it was when the session started.
+    pub username: Option<String>,
+    /// The target's name, as it was when the session started.
+    pub target: Option<String>,
+    /// The target's address (host name or IP) as it is now.
+    pub host: Option<String>,
+    /// A tag the target carries now.
+    pub tag: Option<String>,
+    pub protocol: Option<Protocol>,
+    pub end_reason: Option<SessionEndReason>,
+    /// Sessions started at or after this time.
+    pub started_from: Option<Timestamp>,
+    /// Sessions started before this time.
+    pub started_to: Option<Timestamp>,
     pub limit: i64,
     pub offset: i64,
 }
@@ -112,6 +127,30 @@ pub async fn list(db: &mut impl Db, filter: &SessionFilter) -> Result<Vec<Gatewa
     }
     if let Some(grant) = filter.grant {
         filtered.text("grant_id = {}", grant.to_string());
+    }
+    if let Some(username) = &filter.username {
+        filtered.text("username = {}", username.clone());
+    }
+    if let Some(target) = &filter.target {
+        filtered.text("target_name = {}", target.clone());
+    }
+    if let Some(host) = &filter.host {
+        filtered.text("target_id IN (SELECT id FROM targets WHERE address = {})", host.clone());
+    }
+    if let Some(tag) = &filter.tag {
+        filtered.text("target_id IN (SELECT target_id FROM target_tags WHERE tag = {})", tag.clone());
+    }
+    if let Some(protocol) = filter.protocol {
+        filtered.text("protocol = {}", protocol.as_str().to_owned());
+    }
+    if let Some(reason) = filter.end_reason {
+        filtered.text("end_reason = {}", reason.as_str().to_owned());
+    }
+    if let Some(from) = filter.started_from {
+        filtered.int("started_at >= {}", from.as_millis());
+    }
+    if let Some(to) = filter.started_to {
+        filtered.int("started_at < {}", to.as_millis());
     }
     let select = format!("SELECT {COLUMNS} FROM gateway_sessions");
     let rows = filtered.fetch_page(db, &select, "started_at DESC, id", filter.limit, filter.offset).await?;

@@ -25,6 +25,7 @@ pub mod incident_grants;
 pub mod notifications;
 pub mod policies;
 pub mod rotation_queue;
+pub mod session_events;
 pub mod targets;
 pub mod user_ssh_keys;
 pub mod users;

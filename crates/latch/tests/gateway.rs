@@ -236,16 +236,7 @@ fn an_auditor_watches_a_live_session_through_the_cli() {
     admin.run_with_stdin(&create, &format!("{PASSWORD}\n")).success();
     auditor.login_with_stdin("auditor1", &format!("{PASSWORD}\n")).success();
 
-    let port = sshd.port().to_string();
-    admin.run(&["targets", "add", "db01", "--address", "127.0.0.1", "--port", &port]).success();
-    admin.run(&["targets", "fetch-host-key", "db01", "--yes"]).success();
-    let secret = format!("{}\n", sshd.user().password);
-    admin.run_with_stdin(&["accounts", "add", "db01", &sshd.user().name, "--secret-stdin"], &secret).success();
-    let policy = json!({ "name": "db-standing", "users": ["alice"], "targets": [{"name": "db01"}],
-        "mode": "standing", "max_duration_minutes": 60 });
-    let file = keys.path().join("policy.json");
-    std::fs::write(&file, serde_json::to_string(&policy).unwrap()).unwrap();
-    admin.run(&["policies", "create", "--file", file.to_str().unwrap()]).success();
+    db01_standing_for_alice(&admin, &sshd, keys.path());
 
     // alice's live shell; a watchdog ends it (and with it every watch) if the test gets stuck.
     let mut shell = Command::new("ssh")
@@ -301,6 +292,81 @@ fn an_auditor_watches_a_live_session_through_the_cli() {
 }
 
 /// The id of the one live session, once there is one (bounded by 20 s).
+/// Target db01 (the throwaway sshd, host key pinned), its account with the password, and a standing policy for
+/// alice.
+fn db01_standing_for_alice(admin: &Cli, sshd: &latch_testkit::sshd::TestSshd, dir: &Path) {
+    let port = sshd.port().to_string();
+    admin.run(&["targets", "add", "db01", "--address", "127.0.0.1", "--port", &port, "--tag", "pci"]).success();
+    admin.run(&["targets", "fetch-host-key", "db01", "--yes"]).success();
+    let secret = format!("{}\n", sshd.user().password);
+    admin.run_with_stdin(&["accounts", "add", "db01", &sshd.user().name, "--secret-stdin"], &secret).success();
+    let policy = json!({ "name": "db-standing", "users": ["alice"], "targets": [{"name": "db01"}],
+        "mode": "standing", "max_duration_minutes": 60 });
+    let file = dir.join("policy.json");
+    std::fs::write(&file, serde_json::to_string(&policy).unwrap()).unwrap();
+    admin.run(&["policies", "create", "--file", file.to_str().unwrap()]).success();
+}
+
+#[test]
+fn finished_sessions_are_found_by_filters_and_their_events_listed_and_exported() {
+    let Some(sshd) = latch_testkit::sshd::start_or_skip(&[]).unwrap() else { return };
+    let server = Server::start();
+    let admin = server.admin();
+    let keys = tempfile::tempdir().unwrap();
+    let alice_key = person_key(keys.path());
+    let alice = user(&server, &admin, "alice");
+    admin.run(&["ssh-keys", "add", pub_path(&alice_key).to_str().unwrap(), "--user", "alice"]).success();
+    db01_standing_for_alice(&admin, &sshd, keys.path());
+
+    let ran = ssh(&server, &alice_key, "alice@db01", "echo report-one");
+    assert_eq!(String::from_utf8_lossy(&ran.stdout), "report-one\n", "{}", describe(&ran));
+    let ran = ssh(&server, &alice_key, "alice@db01", "echo report-two; exit 4");
+    assert_eq!(ran.status.code(), Some(4), "{}", describe(&ran));
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !admin.run(&["sessions", "--live", "--json"]).success().json()["sessions"].as_array().unwrap().is_empty() {
+        assert!(Instant::now() < deadline, "the sessions did not end");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+
+    let found = |filters: &[&str]| -> Vec<String> {
+        let mut args = vec!["sessions", "--json"];
+        args.extend_from_slice(filters);
+        let listed = admin.run(&args).success().json();
+        listed["sessions"].as_array().unwrap().iter().map(|s| s["id"].as_str().unwrap().to_owned()).collect()
+    };
+    let both = found(&["--user", "alice", "--target", "db01", "--host", "127.0.0.1", "--tag", "pci"]);
+    assert_eq!(both.len(), 2, "{both:?}");
+    assert_eq!(found(&["--protocol", "ssh", "--end-reason", "client_closed"]), both);
+    assert_eq!(found(&["--user", "bob"]), Vec::<String>::new());
+    assert_eq!(found(&["--tag", "no-such-tag"]), Vec::<String>::new());
+    assert_eq!(found(&["--from", &rfc3339_in(Duration::from_secs(60))]), Vec::<String>::new());
+    let bad = admin.run(&["sessions", "--protocol", "gopher"]);
+    assert_ne!(bad.code, 0);
+    assert!(bad.stderr.contains("protocol"), "{}", bad.stderr);
+
+    // The newest session's events, in order, as a table and as JSON.
+    let events = admin.run(&["sessions", "events", &both[0], "--json"]).success().json();
+    let kinds: Vec<&str> = events["events"].as_array().unwrap().iter().map(|e| e["kind"].as_str().unwrap()).collect();
+    assert_eq!(kinds, ["exec", "session_ended"], "{events}");
+    assert_eq!(events["events"][0]["summary"], "echo report-two; exit 4");
+    assert_eq!(events["events"][0]["data"]["command"], "echo report-two; exit 4");
+    let table = admin.run(&["sessions", "events", &both[0]]).success().stdout;
+    assert!(table.contains("echo report-two; exit 4") && table.contains("client_closed"), "{table}");
+    // alice sees her own session's events; an unknown session is not found.
+    alice.run(&["sessions", "events", &both[1]]).success();
+    admin.run(&["sessions", "events", "00000000-0000-0000-0000-000000000000"]).code(6);
+
+    // CSV: a header and one row per session, every field.
+    let csv = admin.run(&["sessions", "--user", "alice", "--csv"]).success().stdout;
+    let mut rows = csv.lines();
+    let header = rows.next().unwrap();
+    assert!(header.starts_with("id,user_id,username,"), "{csv}");
+    assert!(header.contains("end_reason") && header.contains("bytes_from_target"), "{header}");
+    let rows: Vec<&str> = rows.collect();
+    assert_eq!(rows.len(), 2, "{csv}");
+    assert!(rows.iter().all(|row| row.contains(",alice,") && row.contains("client_closed")), "{csv}");
+}
+
 fn wait_for_live_session(admin: &Cli) -> String {
     let deadline = Instant::now() + Duration::from_secs(20);
     loop {

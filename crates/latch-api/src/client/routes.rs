@@ -381,6 +381,14 @@ impl Client {
         self.get(path!("sessions", session)).await
     }
 
+    pub async fn session_events(
+        &self,
+        session: &str,
+        params: &SessionEventParams,
+    ) -> Result<SessionEventListView, ClientError> {
+        self.get_query(path!("sessions", session, "events"), params).await
+    }
+
     pub async fn terminate_session(&self, session: &str) -> Result<SessionView, ClientError> {
         self.post_empty(path!("sessions", session, "terminate")).await
     }

@@ -172,7 +172,7 @@ pub async fn run_session(app: &App, grant: &ConnectionGrant) -> RunningSession {
     let task = tokio::spawn(async move {
         let reason = live.ended().await;
         let observed = Instant::now();
-        app.end_gateway_session(live, reason, SessionTraffic::default()).await.expect("end session");
+        app.end_gateway_session(live, reason, SessionTraffic::default(), Vec::new()).await.expect("end session");
         (reason, observed)
     });
     RunningSession { id, task }

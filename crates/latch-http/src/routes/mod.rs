@@ -80,6 +80,7 @@ pub(crate) fn register(router: OpenApiRouter<HttpState>) -> OpenApiRouter<HttpSt
         .routes(routes!(integrations::incident_closed))
         .routes(routes!(sessions::list))
         .routes(routes!(sessions::get))
+        .routes(routes!(sessions::events))
         .routes(routes!(sessions::terminate))
         .routes(routes!(sessions::watch))
         .routes(routes!(checkouts::list, checkouts::create))

@@ -7,8 +7,11 @@ use axum::body::Body;
 use axum::extract::{Path, State};
 use axum::http::header;
 use axum::response::{IntoResponse, Response};
-use latch_api::{ASCIICAST_CONTENT_TYPE, ErrorBody, SessionListParams, SessionListView, SessionView};
-use latch_app::{LiveOutputKind, SessionWatch, WatchEvent};
+use latch_api::{
+    ASCIICAST_CONTENT_TYPE, ErrorBody, SessionEventListView, SessionEventParams, SessionListParams, SessionListView,
+    SessionView,
+};
+use latch_app::{LiveOutputKind, MAX_REPORT_PAGE, SessionQuery, SessionWatch, WatchEvent};
 use latch_domain::permission::Permission;
 use std::collections::HashMap;
 use std::convert::Infallible;
@@ -22,24 +25,46 @@ impl Access for SessionsRead {
     const RULE: Rule = Rule::Permission(Permission::SessionsRead);
 }
 
-/// Lists gateway sessions, newest first; without `sessions:read`, only the caller's own.
+/// Lists gateway sessions, newest first, narrowed by user, target, host, tag, protocol, end reason and start time;
+/// without `sessions:read`, only the caller's own.
 #[utoipa::path(get, path = "/api/v1/sessions", tag = "sessions", params(SessionListParams),
-    responses((status = 200, body = SessionListView)))]
+    responses((status = 200, body = SessionListView), (status = 400, body = ErrorBody)))]
 pub(crate) async fn list(
     State(state): State<HttpState>,
     need: Need<SessionsReadOrOwn>,
     Params(params): Params<SessionListParams>,
 ) -> ApiResult<Json<SessionListView>> {
-    let sessions = state
-        .app
-        .list_sessions(
-            &need.principal,
-            params.live.unwrap_or(false),
-            params.limit.unwrap_or(100),
-            params.offset.unwrap_or(0),
-        )
-        .await?;
+    let query = SessionQuery {
+        live_only: params.live.unwrap_or(false),
+        username: params.user,
+        target: params.target,
+        host: params.host,
+        tag: params.tag,
+        protocol: params.protocol,
+        end_reason: params.end_reason,
+        started_from: params.from.as_deref().map(|t| views::parse_time("from", t)).transpose()?,
+        started_to: params.to.as_deref().map(|t| views::parse_time("to", t)).transpose()?,
+        limit: params.limit.unwrap_or(100),
+        offset: params.offset.unwrap_or(0),
+    };
+    let sessions = state.app.search_sessions(&need.principal, &query).await?;
     Ok(Json(SessionListView { sessions: sessions.iter().map(views::session).collect() }))
+}
+
+/// A finished session's events in order (commands, file transfers and operations, forwards, window changes, the
+/// end): the caller's own session, or any with `sessions:read`.
+#[utoipa::path(get, path = "/api/v1/sessions/{session}/events", tag = "sessions",
+    params(("session" = String, Path), SessionEventParams),
+    responses((status = 200, body = SessionEventListView), (status = 404, body = ErrorBody)))]
+pub(crate) async fn events(
+    State(state): State<HttpState>,
+    need: Need<Signed>,
+    Path(id): Path<String>,
+    Params(params): Params<SessionEventParams>,
+) -> ApiResult<Json<SessionEventListView>> {
+    let limit = params.limit.unwrap_or(MAX_REPORT_PAGE);
+    let events = state.app.session_events(&need.principal, &id, limit, params.offset.unwrap_or(0)).await?;
+    Ok(Json(SessionEventListView { events: events.iter().map(views::session_event).collect() }))
 }
 
 /// A gateway session by id: the caller's own, or any with `sessions:read`.

@@ -142,7 +142,9 @@ impl Connection {
                     let app = self.context.app.clone();
                     let traffic = established.session.traffic();
                     tokio::spawn(async move {
-                        let _ = app.end_gateway_session(established.live, SessionEndReason::Error, traffic).await;
+                        let _ = app
+                            .end_gateway_session(established.live, SessionEndReason::Error, traffic, Vec::new())
+                            .await;
                     });
                 }
                 Ok(())

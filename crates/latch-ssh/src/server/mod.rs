@@ -16,6 +16,7 @@ mod auth;
 mod connection;
 mod error;
 mod establish;
+mod event_index;
 mod forward;
 mod handler;
 mod limits;

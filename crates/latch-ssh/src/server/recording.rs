@@ -37,6 +37,7 @@ pub(crate) struct RecordingStopped;
 pub(crate) struct Recorder {
     commands: mpsc::Sender<Command>,
     failed: CancellationToken,
+    directory: PathBuf,
 }
 
 #[derive(Debug)]
@@ -64,9 +65,20 @@ impl Recorder {
     fn spawn(app: App, directory: PathBuf, events: EventLogWriter) -> Recorder {
         let (commands, receiver) = mpsc::channel(COMMAND_BACKLOG);
         let failed = CancellationToken::new();
-        let task = RecordingTask { app, directory, events: Some(events), channels: HashMap::new(), receiver };
+        let task = RecordingTask {
+            app,
+            directory: directory.clone(),
+            events: Some(events),
+            channels: HashMap::new(),
+            receiver,
+        };
         tokio::spawn(task.run(failed.clone()));
-        Recorder { commands, failed }
+        Recorder { commands, failed, directory }
+    }
+
+    /// The session's recording directory.
+    pub(crate) fn directory(&self) -> &Path {
+        &self.directory
     }
 
     /// Resolves when a write failed; the session must end with `RecordingFailed`.

@@ -25,6 +25,7 @@ use tracing::{Instrument, debug, info, info_span, warn};
 use super::ServerContext;
 use super::connection::{Connection, Milestones};
 use super::establish::Established;
+use super::event_index;
 use super::handler::GatewayHandler;
 use super::route::{RouteStart, read_route_hint};
 use super::session::ActiveSession;
@@ -156,7 +157,9 @@ async fn supervise(
             warn!("the session recording could not be finished");
         }
         let traffic = session.traffic();
-        if let Err(error) = session.app.end_gateway_session(live, reason, traffic).await {
+        // Whatever the log holds, even after a recording failure, is indexed with the session's end.
+        let events = event_index::indexed_events(session.recorder.directory()).await;
+        if let Err(error) = session.app.end_gateway_session(live, reason, traffic, events).await {
             warn!(%error, "cannot record the end of the session");
         }
         info!(

@@ -514,6 +514,7 @@ pub async fn check_gateway_sessions(store: Store) -> anyhow::Result<()> {
         grant,
         limit: 100,
         offset: 0,
+        ..SessionFilter::default()
     };
     let newest_first = [bobs.id, third.id, second.id, full.id, finished.id];
     assert_eq!(session_ids(&store, of(false, None, None)).await?, newest_first);

@@ -16,6 +16,7 @@ mod harness;
 mod identity;
 mod inventory;
 mod machine_identities;
+mod session_reports;
 mod ssh_keys;
 mod transactions;
 mod vault;
@@ -78,6 +79,9 @@ on_both_backends! {
     checkouts::check_rotation_queue => rotation_queue_sqlite, rotation_queue_postgres;
     checkouts::check_exclusive_checkout_race => exclusive_checkout_race_sqlite, exclusive_checkout_race_postgres;
     break_glass::check_break_glass => break_glass_sqlite, break_glass_postgres;
+    session_reports::check_session_report_filters =>
+        session_report_filters_sqlite, session_report_filters_postgres;
+    session_reports::check_session_events => session_events_sqlite, session_events_postgres;
     break_glass::check_break_glass_grants_and_sessions =>
         break_glass_grants_and_sessions_sqlite, break_glass_grants_and_sessions_postgres;
 }

@@ -4,7 +4,10 @@ use super::{OutputArgs, connection, show};
 use crate::output;
 use anyhow::Context;
 use latch_api::client::Client;
-use latch_api::{AsciicastEventView, AsciicastHeaderView, SessionListParams, SessionListView, SessionView};
+use latch_api::{
+    AsciicastEventView, AsciicastHeaderView, SessionEventListView, SessionEventParams, SessionListParams,
+    SessionListView, SessionView,
+};
 use std::io::Write;
 use std::process::ExitCode;
 
@@ -19,10 +22,38 @@ pub struct SessionsArgs {
     /// Only sessions that have not ended.
     #[arg(long)]
     live: bool,
+    /// Only this Latch user's sessions.
+    #[arg(long)]
+    user: Option<String>,
+    /// Only sessions to this target (by name).
+    #[arg(long)]
+    target: Option<String>,
+    /// Only sessions to targets at this address (host name or IP).
+    #[arg(long)]
+    host: Option<String>,
+    /// Only sessions to targets with this tag.
+    #[arg(long)]
+    tag: Option<String>,
+    /// Only sessions over this protocol (ssh, telnet, rdp, …).
+    #[arg(long)]
+    protocol: Option<String>,
+    /// Only sessions that ended this way (client_closed, grant_expired, terminated, …).
+    #[arg(long)]
+    end_reason: Option<String>,
+    /// Only sessions started at or after this RFC 3339 time.
+    #[arg(long)]
+    from: Option<String>,
+    /// Only sessions started before this RFC 3339 time.
+    #[arg(long)]
+    to: Option<String>,
+    /// At most this many sessions (up to 1000).
     #[arg(long, default_value_t = 100)]
     limit: i64,
     #[arg(long, default_value_t = 0)]
     offset: i64,
+    /// Print the sessions as CSV, one row per session with every field.
+    #[arg(long, conflicts_with = "json")]
+    csv: bool,
     #[command(flatten)]
     output: OutputArgs,
 }
@@ -31,6 +62,14 @@ pub struct SessionsArgs {
 enum SessionsCommand {
     /// Show a session.
     Show { session: String },
+    /// A finished session's events in order: commands, file transfers and operations, forwards, window changes.
+    Events {
+        session: String,
+        #[arg(long, default_value_t = 1000)]
+        limit: i64,
+        #[arg(long, default_value_t = 0)]
+        offset: i64,
+    },
     /// End a live session now.
     Terminate { session: String },
     /// Follow a live session's terminal output as it happens (needs sessions:read), until the session ends (exit
@@ -60,10 +99,30 @@ pub async fn run(args: SessionsArgs) -> anyhow::Result<ExitCode> {
                 _ = tokio::signal::ctrl_c() => Ok(ExitCode::from(EXIT_INTERRUPTED)),
             };
         }
+        Some(SessionsCommand::Events { session, limit, offset }) => {
+            let params = SessionEventParams { limit: Some(limit), offset: Some(offset) };
+            show::result(json, &client.session_events(&session, &params).await?, print_events)?;
+        }
         None => {
-            let params =
-                SessionListParams { live: Some(args.live), limit: Some(args.limit), offset: Some(args.offset) };
-            show::result(json, &client.list_sessions(&params).await?, print_sessions)?;
+            let params = SessionListParams {
+                live: Some(args.live),
+                user: args.user,
+                target: args.target,
+                host: args.host,
+                tag: args.tag,
+                protocol: args.protocol,
+                end_reason: args.end_reason,
+                from: args.from,
+                to: args.to,
+                limit: Some(args.limit),
+                offset: Some(args.offset),
+            };
+            let sessions = client.list_sessions(&params).await?;
+            if args.csv {
+                write_csv(&sessions)?;
+            } else {
+                show::result(json, &sessions, print_sessions)?;
+            }
         }
     }
     Ok(ExitCode::SUCCESS)
@@ -127,6 +186,29 @@ fn print_sessions(list: &SessionListView) -> std::io::Result<()> {
             session.started_at.clone(),
             state(session),
             show::optional(session.source.as_deref()),
+        ]);
+    }
+    table.print()
+}
+
+/// Every field of every session, one CSV row each, with a header row.
+fn write_csv(list: &SessionListView) -> anyhow::Result<()> {
+    let mut writer = csv::Writer::from_writer(std::io::stdout().lock());
+    for session in &list.sessions {
+        writer.serialize(session).context("cannot write a session row")?;
+    }
+    writer.flush().context("cannot write to stdout")
+}
+
+fn print_events(list: &SessionEventListView) -> std::io::Result<()> {
+    let mut table = show::Table::new(&["SEQ", "TIME", "KIND", "SUMMARY", "BYTES"]);
+    for event in &list.events {
+        table.row(vec![
+            event.seq.to_string(),
+            event.at.clone(),
+            event.kind.clone(),
+            event.summary.clone(),
+            event.bytes.map(|bytes| bytes.to_string()).unwrap_or_default(),
         ]);
     }
     table.print()

@@ -1,0 +1,85 @@
+//! Session reports: sessions found by who, where, how and when, and the indexed events of each session.
+
+use crate::{App, AppError, Principal};
+use latch_domain::Timestamp;
+use latch_domain::gateway_session::{GatewaySession, IndexedSessionEvent, SessionEndReason};
+use latch_domain::permission::Permission;
+use latch_domain::target::Protocol;
+use latch_store::gateway_sessions::SessionFilter;
+use latch_store::session_events::EventFilter;
+
+/// The most rows one page holds.
+pub const MAX_REPORT_PAGE: i64 = 1000;
+
+/// Which sessions to find; every present field narrows the result. Times are inclusive from, exclusive to.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct SessionQuery {
+    pub live_only: bool,
+    pub username: Option<String>,
+    pub target: Option<String>,
+    /// The target's address (host name or IP).
+    pub host: Option<String>,
+    pub tag: Option<String>,
+    pub protocol: Option<String>,
+    pub end_reason: Option<String>,
+    pub started_from: Option<Timestamp>,
+    pub started_to: Option<Timestamp>,
+    pub limit: i64,
+    pub offset: i64,
+}
+
+impl App {
+    /// Sessions matching `query`, newest first. Users without `sessions:read` see only their own; an unknown
+    /// protocol or end reason is a validation error naming the value.
+    pub async fn search_sessions(
+        &self,
+        principal: &Principal,
+        query: &SessionQuery,
+    ) -> Result<Vec<GatewaySession>, AppError> {
+        let user = if principal.has(Permission::SessionsRead) {
+            None
+        } else {
+            principal.require(Permission::RequestsWrite)?;
+            Some(principal.as_user()?.user().id)
+        };
+        let protocol = query.protocol.as_deref().map(Protocol::parse).transpose()?;
+        let end_reason = query.end_reason.as_deref().map(SessionEndReason::parse).transpose()?;
+        let filter = SessionFilter {
+            live_only: query.live_only,
+            user,
+            grant: None,
+            username: query.username.clone(),
+            target: query.target.clone(),
+            host: query.host.clone(),
+            tag: query.tag.clone(),
+            protocol,
+            end_reason,
+            started_from: query.started_from,
+            started_to: query.started_to,
+            limit: query.limit.clamp(1, MAX_REPORT_PAGE),
+            offset: query.offset.max(0),
+        };
+        let mut conn = self.store().read().await?;
+        Ok(latch_store::gateway_sessions::list(&mut conn, &filter).await?)
+    }
+
+    /// The indexed events of session `id` in log order: those of a finished session (a live session's events are
+    /// indexed when it ends). Visible to whoever may see the session.
+    pub async fn session_events(
+        &self,
+        principal: &Principal,
+        id: &str,
+        limit: i64,
+        offset: i64,
+    ) -> Result<Vec<IndexedSessionEvent>, AppError> {
+        let session = self.get_session(principal, id).await?;
+        let filter = EventFilter {
+            session: Some(session.id),
+            limit: limit.clamp(1, MAX_REPORT_PAGE),
+            offset: offset.max(0),
+            ..EventFilter::default()
+        };
+        let mut conn = self.store().read().await?;
+        Ok(latch_store::session_events::list(&mut conn, &filter).await?)
+    }
+}
