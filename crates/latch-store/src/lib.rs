@@ -26,6 +26,7 @@ pub mod notifications;
 pub mod policies;
 pub mod rotation_queue;
 pub mod session_events;
+pub mod siem_cursors;
 pub mod targets;
 pub mod user_ssh_keys;
 pub mod users;

@@ -7,9 +7,11 @@
 mod access;
 mod dto;
 mod integrations;
+mod siem;
 mod webhooks;
 
 pub use integrations::IntegrationConfig;
+pub use siem::{HttpUrl, SiemDestination, SiemSinkConfig, SyslogTransport};
 pub use webhooks::WebhookConfig;
 
 use crate::UsageError;
@@ -65,6 +67,8 @@ pub struct Config {
     pub app: AppConfig,
     pub webhooks: Vec<WebhookConfig>,
     pub integrations: Vec<IntegrationConfig>,
+    /// `[[siem]]`: where the audit stream is exported.
+    pub siem: Vec<SiemSinkConfig>,
 }
 
 #[derive(Debug, Clone)]
@@ -312,7 +316,8 @@ fn resolve(
     app.break_glass = access::resolve(&file.access, name)?;
     app.webhooks = webhooks.iter().map(|w| w.subscription.clone()).collect();
     let integrations = integrations::resolve(&file.integrations)?;
-    Ok(Config { data_dir, database_url, http, ssh, recordings, unseal, app, webhooks, integrations })
+    let siem = siem::resolve(&file.siem, &app.node_name)?;
+    Ok(Config { data_dir, database_url, http, ssh, recordings, unseal, app, webhooks, integrations, siem })
 }
 
 fn resolve_data_dir(value: Option<Sourced<PathBuf>>) -> Result<PathBuf, UsageError> {
@@ -589,6 +594,19 @@ mod tests {
         check(Some("[http]\nlisten = \"127.0.0.1:9\"\n[ssh]\nlisten = \"127.0.0.1:9\"\n"), &dir, "both 127.0.0.1:9");
         check(Some("[ssh]\nmax_sessions_per_user = 0\n"), &dir, "ssh.max_sessions_per_user");
         check(Some("[ssh]\nauth_timeout_seconds = 601\n"), &dir, "ssh.auth_timeout_seconds");
+        check(Some("[[siem]]\nname = \"a\"\nkind = \"file\"\n"), &dir, "[[siem]] #1: path is required");
+        check(Some("[[siem]]\nname = \"a\"\nkind = \"file\"\npath = \"/x\"\nport = 1\n"), &dir, "port");
+    }
+
+    #[test]
+    fn siem_sinks_are_read() {
+        let toml = "[[siem]]\nname = \"archive\"\nkind = \"file\"\npath = \"/var/log/latch/audit.jsonl\"\n\
+                    [[siem]]\nname = \"soc\"\nkind = \"syslog\"\naddress = \"127.0.0.1:514\"\ntransport = \"udp\"\n";
+        let config = load(Some(toml), &[(ENV_DATA_DIR, "/d")], ConfigArgs::default()).unwrap();
+        let names: Vec<&str> = config.siem.iter().map(|s| s.name.as_str()).collect();
+        assert_eq!(names, ["archive", "soc"]);
+        let SiemDestination::Syslog { header, .. } = &config.siem[1].destination else { panic!("{config:?}") };
+        assert_eq!(header.hostname, config.app.node_name, "the node name is the default HOSTNAME");
     }
 
     #[test]

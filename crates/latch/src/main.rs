@@ -11,6 +11,7 @@ mod incidents;
 mod init;
 mod output;
 mod serve;
+mod siem;
 mod tasks;
 mod tls;
 mod webhooks;

@@ -3,13 +3,14 @@
 
 use crate::config::{self, Config, ConfigArgs, KeyFileSetting, UnsealConfig};
 use crate::incidents::HttpIncidentDirectory;
+use crate::siem::SiemExport;
 use crate::tasks::{AccessSweeper, ExpirySweeper, Tasks};
 use crate::tls::ServerTls;
 use crate::webhooks::WebhookDelivery;
 use crate::{UsageError, host_key, init, output, tls};
 use anyhow::Context;
 use latch_app::domain::names::Username;
-use latch_app::{App, AppError, InitOutcome, RequestContext, SecretString, SystemClock};
+use latch_app::{App, AppError, ExportStream, InitOutcome, RequestContext, SecretString, SystemClock};
 use latch_store::Store;
 use std::net::{IpAddr, SocketAddr, TcpListener};
 use std::os::unix::fs::PermissionsExt;
@@ -107,6 +108,9 @@ async fn serve_with_store(
     tasks.spawn(ExpirySweeper { app: app.clone(), every: ExpirySweeper::DEFAULT_INTERVAL });
     tasks.spawn(AccessSweeper { app: app.clone() });
     tasks.spawn(WebhookDelivery { app: app.clone(), webhooks: config.webhooks.clone() });
+    for sink in &config.siem {
+        tasks.spawn(SiemExport { app: app.clone(), sink: sink.clone(), stream: ExportStream::Audit });
+    }
     tracing::info!(listen = %ssh_address, "serving the SSH gateway");
     let gateway_stop = shutdown.child_token();
     let gateway_task = tokio::spawn(gateway.run(gateway_stop.clone()));

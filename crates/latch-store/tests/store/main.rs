@@ -17,6 +17,7 @@ mod identity;
 mod inventory;
 mod machine_identities;
 mod session_reports;
+mod siem_cursors;
 mod ssh_keys;
 mod transactions;
 mod vault;
@@ -78,6 +79,10 @@ on_both_backends! {
     checkouts::check_checkouts => checkouts_sqlite, checkouts_postgres;
     checkouts::check_rotation_queue => rotation_queue_sqlite, rotation_queue_postgres;
     checkouts::check_exclusive_checkout_race => exclusive_checkout_race_sqlite, exclusive_checkout_race_postgres;
+    siem_cursors::check_siem_cursors => siem_cursors_sqlite, siem_cursors_postgres;
+    siem_cursors::check_siem_cursor_races => siem_cursor_races_sqlite, siem_cursor_races_postgres;
+    siem_cursors::check_audit_stream_shows_no_gaps_while_appending =>
+        audit_stream_shows_no_gaps_while_appending_sqlite, audit_stream_shows_no_gaps_while_appending_postgres;
     break_glass::check_break_glass => break_glass_sqlite, break_glass_postgres;
     session_reports::check_session_report_filters =>
         session_report_filters_sqlite, session_report_filters_postgres;

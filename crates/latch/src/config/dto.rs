@@ -28,6 +28,43 @@ pub struct ConfigFile {
     pub webhooks: Vec<WebhookSection>,
     #[serde(default)]
     pub integrations: Vec<IntegrationSection>,
+    #[serde(default)]
+    pub siem: Vec<SiemSection>,
+}
+
+/// `[[siem]]`: one SIEM sink the audit stream is exported to. Which keys apply depends on `kind`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SiemSection {
+    pub name: Option<String>,
+    /// `file`, `syslog` or `http`.
+    pub kind: Option<String>,
+    /// file: the JSON Lines file to append to.
+    pub path: Option<PathBuf>,
+    /// syslog: `host:port` of the receiver.
+    pub address: Option<String>,
+    /// syslog: `tcp` (octet-counted frames) or `udp` (one message per datagram).
+    pub transport: Option<String>,
+    /// syslog: APP-NAME (default `latch`).
+    pub app_name: Option<String>,
+    /// syslog: HOSTNAME (default the node name).
+    pub hostname: Option<String>,
+    /// syslog: `auth`, `authpriv` (default) or `local0` to `local7`.
+    pub facility: Option<String>,
+    /// syslog over UDP: the largest datagram (default 2048); longer records have their details cut.
+    pub max_message_bytes: Option<i64>,
+    /// http: where batches are POSTed (https, or http to a loopback address).
+    pub url: Option<String>,
+    /// http: a file holding the bearer token.
+    pub token_file: Option<PathBuf>,
+    /// How long one delivery attempt may take (default 10, at most 300).
+    pub timeout_seconds: Option<i64>,
+    /// Records per delivery (default 500, at most 5000).
+    pub batch_size: Option<i64>,
+    /// The first wait after a failed delivery (default 500 ms); it doubles with each failure.
+    pub retry_initial_ms: Option<i64>,
+    /// The longest wait between attempts (default 60 s).
+    pub retry_max_seconds: Option<i64>,
 }
 
 /// `[[integrations]]`: one incident integration.
