@@ -1,6 +1,6 @@
 //! The application: a bag of cheap handles shared by every front end.
 
-use crate::{AppError, Clock, HostKeyProbe, IncidentDirectory, LiveSessions};
+use crate::{AppError, Clock, HostKeyProbe, IncidentDirectory, LiveSessions, RecordedEvents};
 use latch_domain::audit::{AuditActor, AuditEvent};
 use latch_domain::auth_session::SessionTimeouts;
 use latch_domain::lockout::LockoutPolicy;
@@ -76,6 +76,7 @@ struct Inner {
     live_sessions: LiveSessions,
     host_key_probe: std::sync::OnceLock<Arc<dyn HostKeyProbe>>,
     incident_directory: std::sync::OnceLock<Arc<dyn IncidentDirectory>>,
+    recorded_events: std::sync::OnceLock<Arc<dyn RecordedEvents>>,
 }
 
 /// Key material held while the vault is unsealed; dropped (and zeroized) on seal.
@@ -99,6 +100,7 @@ impl App {
                 live_sessions: LiveSessions::default(),
                 host_key_probe: std::sync::OnceLock::new(),
                 incident_directory: std::sync::OnceLock::new(),
+                recorded_events: std::sync::OnceLock::new(),
             }),
         }
     }
@@ -123,6 +125,15 @@ impl App {
 
     pub(crate) fn host_key_probe(&self) -> Option<&Arc<dyn HostKeyProbe>> {
         self.inner.host_key_probe.get()
+    }
+
+    /// Installs the reader of recorded events, with which sessions left open by a stopped node are indexed.
+    pub fn install_recorded_events(&self, reader: Arc<dyn RecordedEvents>) {
+        let _ = self.inner.recorded_events.set(reader);
+    }
+
+    pub(crate) fn recorded_events(&self) -> Option<&Arc<dyn RecordedEvents>> {
+        self.inner.recorded_events.get()
     }
 
     pub(crate) fn set_incident_directory(&self, directory: Arc<dyn IncidentDirectory>) {

@@ -61,7 +61,7 @@ pub use live_sessions::{
 };
 pub use policies::{PolicyDetails, PolicyDraft};
 pub use principal::{AuthenticatedApiAccount, AuthenticatedUser, Principal};
-pub use session_reports::{MAX_REPORT_PAGE, SessionQuery};
+pub use session_reports::{MAX_REPORT_PAGE, RecordedEvents, SessionQuery};
 pub use sessions::{SessionWatch, WatchEvent};
 pub use siem_export::ExportStream;
 pub use ssh_keys::MAX_SSH_KEYS_PER_USER;

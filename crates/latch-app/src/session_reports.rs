@@ -2,11 +2,23 @@
 
 use crate::{App, AppError, Principal};
 use latch_domain::Timestamp;
-use latch_domain::gateway_session::{GatewaySession, IndexedSessionEvent, SessionEndReason};
+use latch_domain::gateway_session::{GatewaySession, IndexedSessionEvent, SessionEndReason, SessionEventEntry};
 use latch_domain::permission::Permission;
 use latch_domain::target::Protocol;
 use latch_store::gateway_sessions::SessionFilter;
 use latch_store::session_events::EventFilter;
+use std::fmt::Debug;
+use std::future::Future;
+use std::pin::Pin;
+
+/// Reads the events a session's recording holds, to index a session the gateway could not index itself (the node
+/// stopped while it ran). Reading recordings needs their format and store, which live in front ends; the binary
+/// installs one, so this crate stays free of recording code.
+pub trait RecordedEvents: Send + Sync + Debug {
+    /// The entries of the event log of `recording` (the session's recording path); none when it cannot be read.
+    fn events_of<'a>(&'a self, recording: &'a str)
+    -> Pin<Box<dyn Future<Output = Vec<SessionEventEntry>> + Send + 'a>>;
+}
 
 /// The most rows one page holds.
 pub const MAX_REPORT_PAGE: i64 = 1000;

@@ -157,8 +157,9 @@ impl App {
         self.get_session(principal, id).await
     }
 
-    /// Closes the session rows this node left open when it last stopped (nothing of them survives a restart).
-    /// Run once at start-up, once the vault is unsealed.
+    /// Closes the session rows this node left open when it last stopped (nothing of them survives a restart), and
+    /// indexes what their event logs hold (through the installed [`crate::RecordedEvents`]) in the same
+    /// transaction. Run once at start-up, once the vault is unsealed.
     pub async fn close_abandoned_sessions(&self) -> Result<usize, AppError> {
         let now = self.now();
         let mut tx = self.store().begin().await?;
@@ -169,6 +170,12 @@ impl App {
                 reason: SessionEndReason::Abandoned.as_str().to_owned(),
             };
             self.audit(&mut tx, &RequestContext::default(), &AuditActor::System, AuditEvent::Access(event)).await?;
+            let session = latch_store::gateway_sessions::find(&mut tx, *session_id).await?;
+            let recording = session.and_then(|session| session.recording);
+            if let (Some(reader), Some(recording)) = (self.recorded_events(), recording) {
+                let events = reader.events_of(&recording).await;
+                latch_store::session_events::insert_all(&mut tx, *session_id, &events).await?;
+            }
         }
         tx.commit().await?;
         Ok(closed.len())

@@ -10,6 +10,7 @@ mod host_key;
 mod incidents;
 mod init;
 mod output;
+mod recorded_events;
 mod serve;
 mod siem;
 mod tasks;

@@ -3,6 +3,7 @@
 
 use crate::config::{self, Config, ConfigArgs, KeyFileSetting, UnsealConfig};
 use crate::incidents::HttpIncidentDirectory;
+use crate::recorded_events::RecordingsOnDisk;
 use crate::siem::SiemExport;
 use crate::tasks::{AccessSweeper, ExpirySweeper, Tasks};
 use crate::tls::ServerTls;
@@ -78,6 +79,7 @@ async fn serve_with_store(
 ) -> anyhow::Result<ExitCode> {
     let app = App::new(store.clone(), Arc::new(SystemClock), config.app.clone());
     app.install_host_key_probe(Arc::new(SshHostKeyProbe));
+    app.install_recorded_events(Arc::new(RecordingsOnDisk { dir: config.recordings.dir.clone() }));
     app.install_incident_directory(Arc::new(HttpIncidentDirectory::new(config.integrations.clone())?));
     let gateway_config = latch_ssh::GatewayConfig {
         listen: config.ssh.listen,

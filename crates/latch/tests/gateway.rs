@@ -310,7 +310,7 @@ fn db01_standing_for_alice(admin: &Cli, sshd: &latch_testkit::sshd::TestSshd, di
 #[test]
 fn finished_sessions_are_found_by_filters_and_their_events_listed_and_exported() {
     let Some(sshd) = latch_testkit::sshd::start_or_skip(&[]).unwrap() else { return };
-    let server = Server::start();
+    let mut server = Server::start();
     let admin = server.admin();
     let keys = tempfile::tempdir().unwrap();
     let alice_key = person_key(keys.path());
@@ -365,6 +365,23 @@ fn finished_sessions_are_found_by_filters_and_their_events_listed_and_exported()
     let rows: Vec<&str> = rows.collect();
     assert_eq!(rows.len(), 2, "{csv}");
     assert!(rows.iter().all(|row| row.contains(",alice,") && row.contains("client_closed")), "{csv}");
+
+    // A session the node was killed under (kill -9) is closed as abandoned at the restart, with its events indexed
+    // from what its event log held.
+    let running = {
+        let port = server.ssh_port();
+        let key = alice_key.clone();
+        std::thread::spawn(move || ssh_port(port, &key, "alice@db01", "echo before-the-crash; sleep 60"))
+    };
+    let live = wait_for_live_session(&admin);
+    std::thread::sleep(Duration::from_millis(1500));
+    server.restart();
+    let _ = running.join();
+    wait_for_end_reason(&admin, "abandoned");
+    let events = admin.run(&["sessions", "events", &live, "--json"]).success().json();
+    let commands: Vec<&str> =
+        events["events"].as_array().unwrap().iter().filter_map(|e| e["data"]["command"].as_str()).collect();
+    assert_eq!(commands, ["echo before-the-crash; sleep 60"], "{events}");
 }
 
 fn wait_for_live_session(admin: &Cli) -> String {

@@ -17,7 +17,7 @@ const MAX_SUMMARY_CHARS: usize = 1000;
 
 /// The entries of the event log in `directory`. A log cut short by a crash gives what it holds; an unreadable or
 /// oversized one gives none (the file itself is kept either way).
-pub(crate) async fn indexed_events(directory: &Path) -> Vec<SessionEventEntry> {
+pub async fn indexed_events(directory: &Path) -> Vec<SessionEventEntry> {
     let path = directory.join(EVENT_LOG_FILE);
     let log = match read_event_log(&path, MAX_INDEXED_LOG).await {
         Ok(log) => log,

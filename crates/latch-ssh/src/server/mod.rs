@@ -46,6 +46,7 @@ use tokio_util::task::TaskTracker;
 use tracing::{debug, info, warn};
 
 pub use self::error::GatewayError;
+pub use self::event_index::indexed_events;
 pub use self::limits::GatewayLimits;
 
 /// A pause after a failed `accept` (such as running out of file descriptors), so the loop does not spin.

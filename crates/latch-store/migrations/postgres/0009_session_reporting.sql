@@ -18,6 +18,8 @@ CREATE INDEX session_events_at ON session_events (at);
 CREATE INDEX session_events_kind_at ON session_events (kind, at);
 
 CREATE INDEX gateway_sessions_user_started ON gateway_sessions (user_id, started_at);
+CREATE INDEX gateway_sessions_username_started ON gateway_sessions (username, started_at);
 CREATE INDEX gateway_sessions_target_started ON gateway_sessions (target_id, started_at);
+CREATE INDEX gateway_sessions_target_name_started ON gateway_sessions (target_name, started_at);
 CREATE INDEX gateway_sessions_protocol_started ON gateway_sessions (protocol, started_at);
 CREATE INDEX gateway_sessions_reason_started ON gateway_sessions (end_reason, started_at);
