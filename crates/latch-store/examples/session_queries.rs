@@ -12,7 +12,11 @@
 //! run are printed in milliseconds.
 
 #![expect(clippy::unwrap_used, reason = "a benchmark program: any error ends it with its message")]
-#![expect(clippy::print_stdout, clippy::print_stderr, reason = "a benchmark program: it prints its report and progress")]
+#![expect(
+    clippy::print_stdout,
+    clippy::print_stderr,
+    reason = "a benchmark program: it prints its report and progress"
+)]
 
 use std::time::{Duration, Instant};
 
