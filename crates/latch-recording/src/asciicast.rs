@@ -8,7 +8,8 @@ use tokio::fs::File;
 use tokio::time::Instant;
 
 use crate::RecordingError;
-use crate::sink::DurableSink;
+use crate::chain::FileDigest;
+use crate::sink::{DurableSink, file_name};
 use crate::utf8::Utf8StreamDecoder;
 
 /// The first line of an asciicast v2 file, without the fixed `"version": 2`.
@@ -59,7 +60,7 @@ impl From<&AsciicastHeader> for HeaderLine {
 }
 
 /// What a finished recording holds.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RecordingSummary {
     /// Raw bytes passed to [`AsciicastWriter::output`], before any UTF-8 repair.
     pub bytes_out: u64,
@@ -71,6 +72,8 @@ pub struct RecordingSummary {
     pub file_bytes: u64,
     /// SHA-256 of the whole file as written, to store next to the session for tamper evidence.
     pub sha256_of_file: [u8; 32],
+    /// The file's chunks and chain, for its manifest.
+    pub digest: FileDigest,
 }
 
 /// Writes one terminal session as asciicast v2.
@@ -102,12 +105,17 @@ impl AsciicastWriter {
     pub async fn create(path: &Path, header: &AsciicastHeader) -> Result<Self, RecordingError> {
         let file =
             File::create(path).await.map_err(|source| RecordingError::Create { path: path.to_path_buf(), source })?;
-        Self::from_file(file, header).await
+        Self::open(file, file_name(path), header).await
     }
 
     /// Like [`AsciicastWriter::create`] over an already open, empty file (or a device such as `/dev/full`).
+    /// Such a file has no name: its chain is bound to the empty name.
     pub async fn from_file(file: File, header: &AsciicastHeader) -> Result<Self, RecordingError> {
-        let mut sink = DurableSink::new(file);
+        Self::open(file, String::new(), header).await
+    }
+
+    async fn open(file: File, name: String, header: &AsciicastHeader) -> Result<Self, RecordingError> {
+        let mut sink = DurableSink::new(file, name);
         let line = HeaderLine::from(header);
         sink.append_line(|buffer| serde_json::to_writer(buffer, &line)).await?;
         sink.flush().await?;
@@ -170,6 +178,7 @@ impl AsciicastWriter {
             events: self.events,
             file_bytes: file.file_bytes,
             sha256_of_file: file.sha256,
+            digest: file.digest,
         })
     }
 

@@ -20,7 +20,8 @@ use tokio::fs::File;
 use tokio::time::Instant;
 
 use crate::RecordingError;
-use crate::sink::DurableSink;
+use crate::chain::FileDigest;
+use crate::sink::{DurableSink, file_name};
 
 /// The `format` field of the header line.
 pub const BYTE_STREAM_FORMAT: &str = "latch-byte-stream";
@@ -80,7 +81,7 @@ pub(crate) struct ByteStreamHeaderLine {
 }
 
 /// What a finished byte stream recording holds.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ByteStreamSummary {
     pub bytes_out: u64,
     pub bytes_err: u64,
@@ -88,6 +89,8 @@ pub struct ByteStreamSummary {
     pub frames: u64,
     pub file_bytes: u64,
     pub sha256_of_file: [u8; 32],
+    /// The file's chunks and chain, for its manifest.
+    pub digest: FileDigest,
 }
 
 /// Writes one channel as a latch byte stream.
@@ -110,12 +113,17 @@ impl ByteStreamWriter {
     pub async fn create(path: &Path, header: &ByteStreamHeader) -> Result<Self, RecordingError> {
         let file =
             File::create(path).await.map_err(|source| RecordingError::Create { path: path.to_path_buf(), source })?;
-        Self::from_file(file, header).await
+        Self::open(file, file_name(path), header).await
     }
 
     /// Like [`ByteStreamWriter::create`] over an already open, empty file (or a device such as `/dev/full`).
+    /// Such a file has no name: its chain is bound to the empty name.
     pub async fn from_file(file: File, header: &ByteStreamHeader) -> Result<Self, RecordingError> {
-        let mut sink = DurableSink::new(file);
+        Self::open(file, String::new(), header).await
+    }
+
+    async fn open(file: File, name: String, header: &ByteStreamHeader) -> Result<Self, RecordingError> {
+        let mut sink = DurableSink::new(file, name);
         let line = ByteStreamHeaderLine {
             format: BYTE_STREAM_FORMAT.to_owned(),
             version: BYTE_STREAM_VERSION,
@@ -177,6 +185,7 @@ impl ByteStreamWriter {
             frames: self.frames,
             file_bytes: file.file_bytes,
             sha256_of_file: file.sha256,
+            digest: file.digest,
         })
     }
 }

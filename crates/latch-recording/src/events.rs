@@ -7,7 +7,8 @@ use tokio::fs::File;
 use tokio::time::Instant;
 
 use crate::RecordingError;
-use crate::sink::DurableSink;
+use crate::chain::FileDigest;
+use crate::sink::{DurableSink, file_name};
 
 /// One line of the event log: `{"at_ms":…,"kind":"exec","command":…}`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -100,11 +101,13 @@ pub enum ForwardDirection {
 }
 
 /// What a finished event log holds.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct EventLogSummary {
     pub events: u64,
     pub file_bytes: u64,
     pub sha256_of_file: [u8; 32],
+    /// The file's chunks and chain, for its manifest.
+    pub digest: FileDigest,
 }
 
 /// Writes a session's event log, with the same buffering, durability and fail-closed rules as
@@ -121,12 +124,12 @@ impl EventLogWriter {
     pub async fn create(path: &Path) -> Result<Self, RecordingError> {
         let file =
             File::create(path).await.map_err(|source| RecordingError::Create { path: path.to_path_buf(), source })?;
-        Ok(Self::from_file(file))
+        Ok(Self { sink: DurableSink::new(file, file_name(path)), events: 0 })
     }
 
-    /// Writes to an already open, empty file.
+    /// Writes to an already open, empty file. Such a file has no name: its chain is bound to the empty name.
     pub fn from_file(file: File) -> Self {
-        Self { sink: DurableSink::new(file), events: 0 }
+        Self { sink: DurableSink::new(file, String::new()), events: 0 }
     }
 
     pub async fn record(&mut self, record: &SessionEventRecord) -> Result<(), RecordingError> {
@@ -153,6 +156,11 @@ impl EventLogWriter {
     /// Flushes and fsyncs the file.
     pub async fn finish(self) -> Result<EventLogSummary, RecordingError> {
         let file = self.sink.finish().await?;
-        Ok(EventLogSummary { events: self.events, file_bytes: file.file_bytes, sha256_of_file: file.sha256 })
+        Ok(EventLogSummary {
+            events: self.events,
+            file_bytes: file.file_bytes,
+            sha256_of_file: file.sha256,
+            digest: file.digest,
+        })
     }
 }

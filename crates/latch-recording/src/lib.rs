@@ -17,6 +17,10 @@
 //! the oldest buffered line is one second old (checked on every write, and by `flush_if_due` for idle sessions),
 //! so a crash of the gateway loses at most the last second. `finish` flushes and fsyncs.
 //!
+//! Tamper evidence: every writer hashes what it writes in 1 MiB chunks linked into a chain ([`ChunkHasher`]); a
+//! finished session's [`RecordingManifest`] lists each file's chunks and chain head, and [`check_files`] names
+//! any changed, reordered, missing or added chunk or file. Signing the manifest is the caller's part.
+//!
 //! Fail-closed contract: every write error is returned to the caller, never swallowed or retried, and a writer
 //! that failed once refuses all further work ([`RecordingError::WriterFailed`]). A session that cannot be recorded
 //! must be ended by the caller.
@@ -24,9 +28,11 @@
 mod asciicast;
 mod byte_stream;
 mod byte_stream_reader;
+mod chain;
 mod error;
 mod event_summary;
 mod events;
+mod manifest;
 mod reader;
 mod sink;
 mod utf8;
@@ -37,10 +43,15 @@ pub use byte_stream::{
     StreamKind,
 };
 pub use byte_stream_reader::{ByteStreamFrame, ByteStreamRecording, read_byte_stream};
+pub use chain::{CHUNK_SIZE, ChunkHasher, FileDigest, chain_head};
 pub use error::RecordingError;
 pub use events::{
     EventLogSummary, EventLogWriter, FileOperationKind, FileProtocol, ForwardDirection, SessionEvent,
     SessionEventRecord, TransferDirection,
+};
+pub use manifest::{
+    MANIFEST_FILE, MANIFEST_FORMAT, MANIFEST_NAMESPACE, MANIFEST_SIGNATURE_FILE, ManifestFile, ManifestSession,
+    RecordingManifest, RecordingProblem, check_files,
 };
 pub use reader::{
     AsciicastEvent, AsciicastEventData, AsciicastRecording, EventLog, read_asciicast, read_event_log, replay_output,

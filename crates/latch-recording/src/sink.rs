@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use sha2::{Digest, Sha256};
+use crate::chain::{ChunkHasher, FileDigest};
 use tokio::fs::File;
 use tokio::io::AsyncWriteExt;
 use tokio::time::Instant;
@@ -15,11 +15,17 @@ pub const FLUSH_INTERVAL: Duration = Duration::from_secs(1);
 /// A buffer this large is written out at once, whatever its age.
 pub const BUFFER_LIMIT: usize = 64 * 1024;
 
-/// What a finished file looks like: its length and the SHA-256 of every byte written to it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// What a finished file looks like: its length, the SHA-256 of every byte written to it, and its chunk chain.
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct SinkSummary {
     pub file_bytes: u64,
     pub sha256: [u8; 32],
+    pub digest: FileDigest,
+}
+
+/// The last component of `path`, which a file's chain is bound to.
+pub(crate) fn file_name(path: &std::path::Path) -> String {
+    path.file_name().map(|name| name.to_string_lossy().into_owned()).unwrap_or_default()
 }
 
 #[derive(Debug)]
@@ -28,14 +34,24 @@ pub(crate) struct DurableSink {
     buffer: Vec<u8>,
     /// When the oldest byte still in `buffer` arrived; `None` while the buffer is empty.
     oldest_unflushed: Option<Instant>,
-    hasher: Sha256,
+    /// The file's name, which its chain is bound to.
+    name: String,
+    hasher: ChunkHasher,
     file_bytes: u64,
     failed: bool,
 }
 
 impl DurableSink {
-    pub fn new(file: File) -> Self {
-        Self { file, buffer: Vec::new(), oldest_unflushed: None, hasher: Sha256::new(), file_bytes: 0, failed: false }
+    pub fn new(file: File, name: String) -> Self {
+        Self {
+            file,
+            buffer: Vec::new(),
+            oldest_unflushed: None,
+            name,
+            hasher: ChunkHasher::default(),
+            file_bytes: 0,
+            failed: false,
+        }
     }
 
     /// Appends one encoded line (the caller's closure writes it into the buffer) and flushes if the buffer is
@@ -112,7 +128,8 @@ impl DurableSink {
             self.failed = true;
             return Err(RecordingError::Write(error));
         }
-        Ok(SinkSummary { file_bytes: self.file_bytes, sha256: self.hasher.finalize().into() })
+        let digest = self.hasher.finish(&self.name);
+        Ok(SinkSummary { file_bytes: self.file_bytes, sha256: digest.sha256, digest })
     }
 
     fn ensure_healthy(&self) -> Result<(), RecordingError> {
@@ -126,7 +143,7 @@ mod tests {
 
     async fn dev_full() -> DurableSink {
         let file = tokio::fs::OpenOptions::new().write(true).open("/dev/full").await.unwrap();
-        DurableSink::new(file)
+        DurableSink::new(file, "full".to_owned())
     }
 
     fn big_line(buffer: &mut Vec<u8>) -> Result<(), serde_json::Error> {

@@ -96,9 +96,15 @@ pub struct SshConfig {
     pub limits: latch_ssh::GatewayLimits,
 }
 
+/// The recording signing key's file name in the data directory.
+pub const RECORDING_SIGNING_KEY: &str = "recording_signing_ed25519_key";
+
 #[derive(Debug, Clone)]
 pub struct RecordingsConfig {
     pub dir: PathBuf,
+    /// The Ed25519 key (OpenSSH format, generated on first start) that signs every finished session's manifest;
+    /// its `.pub` file next to it is what `latch recordings verify` needs.
+    pub signing_key: PathBuf,
 }
 
 /// Where `latch serve` finds the unseal secret at start, tried in this order.
@@ -303,8 +309,10 @@ fn resolve(
     if http.listen == ssh.listen && http.listen.port() != 0 {
         return Err(UsageError(format!("http.listen and ssh.listen are both {}", http.listen)));
     }
-    let recordings =
-        RecordingsConfig { dir: absolute(file.recordings.dir.as_deref(), || data_dir.join("recordings"))? };
+    let recordings = RecordingsConfig {
+        dir: absolute(file.recordings.dir.as_deref(), || data_dir.join("recordings"))?,
+        signing_key: absolute(file.recordings.signing_key.as_deref(), || data_dir.join(RECORDING_SIGNING_KEY))?,
+    };
     let key_file = match layered.unseal_key_file {
         Some(path) => KeyFileSetting::Configured(make_absolute(&path.value)?),
         None => KeyFileSetting::Default(data_dir.join("unseal.key")),
@@ -496,6 +504,7 @@ mod tests {
         assert!(matches!(&config.http.tls, TlsFiles::Default { cert, .. } if cert.ends_with("tls/cert.pem")));
         assert_eq!(config.ssh.host_key, PathBuf::from("/srv/latch/ssh_host_ed25519_key"));
         assert_eq!(config.recordings.dir, PathBuf::from("/srv/latch/recordings"));
+        assert_eq!(config.recordings.signing_key, PathBuf::from("/srv/latch/recording_signing_ed25519_key"));
         assert!(matches!(&config.unseal.key_file, KeyFileSetting::Default(p) if p.ends_with("unseal.key")));
         assert_eq!(config.app.lockout.max_failures, 5);
         assert_eq!(config.app.lockout.lock_for, TimeSpan::from_minutes(15));

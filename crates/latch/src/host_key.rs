@@ -23,24 +23,48 @@ pub struct HostKeyInfo {
 /// Reads the key at `path`, or generates a new Ed25519 key there (mode 0600) if nothing is
 /// there.
 pub fn load_or_generate(path: &Path) -> anyhow::Result<HostKeyInfo> {
+    load_or_generate_named(path, "latch host key", "SSH host key")
+}
+
+/// Like [`load_or_generate`] for the recording signing key, which also writes its public key to `PATH.pub` (what
+/// `latch recordings verify` and `ssh-keygen -Y verify` need) when that file is missing.
+pub fn load_or_generate_recording_key(path: &Path) -> anyhow::Result<HostKeyInfo> {
+    let info = load_or_generate_named(path, "latch recording signing key", "recording signing key")?;
+    let public_path = public_key_path(path);
+    if !public_path.exists() {
+        let public = info.key.public_key().to_openssh().context("encoding the recording signing key")?;
+        std::fs::write(&public_path, format!("{public}\n"))
+            .with_context(|| format!("cannot write {}", public_path.display()))?;
+    }
+    Ok(info)
+}
+
+/// `PATH.pub`.
+pub fn public_key_path(path: &Path) -> std::path::PathBuf {
+    let mut name = path.as_os_str().to_owned();
+    name.push(".pub");
+    name.into()
+}
+
+fn load_or_generate_named(path: &Path, comment: &str, what: &str) -> anyhow::Result<HostKeyInfo> {
     if path.exists() {
         let key = PrivateKey::read_openssh_file(path)
-            .with_context(|| format!("cannot read the SSH host key {} (OpenSSH format expected)", path.display()))?;
+            .with_context(|| format!("cannot read the {what} {} (OpenSSH format expected)", path.display()))?;
         return Ok(HostKeyInfo { fingerprint: fingerprint(&key), key, generated: false });
     }
-    let key = generate()?;
-    let text = key.to_openssh(LineEnding::LF).context("encoding the SSH host key")?;
+    let key = generate(comment)?;
+    let text = key.to_openssh(LineEnding::LF).with_context(|| format!("encoding the {what}"))?;
     write_new_private_file(path, text.as_bytes())?;
     Ok(HostKeyInfo { fingerprint: fingerprint(&key), key, generated: true })
 }
 
-fn generate() -> anyhow::Result<PrivateKey> {
+fn generate(comment: &str) -> anyhow::Result<PrivateKey> {
     // russh's `PrivateKey::random` wants rand_core 0.10; the seed route needs only 32 random
     // bytes from the operating system.
     let mut seed = Zeroizing::new([0u8; 32]);
     rand::rngs::OsRng.try_fill_bytes(seed.as_mut()).context("the operating system's random source failed")?;
     let mut key = PrivateKey::from(Ed25519Keypair::from_seed(&seed));
-    key.set_comment("latch host key");
+    key.set_comment(comment);
     Ok(key)
 }
 

@@ -60,14 +60,28 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
         path = %config.ssh.host_key.display(),
         "SSH host key"
     );
+    let recording_key = host_key::load_or_generate_recording_key(&config.recordings.signing_key)?;
+    tracing::info!(
+        fingerprint = recording_key.fingerprint,
+        generated = recording_key.generated,
+        path = %config.recordings.signing_key.display(),
+        "recording signing key"
+    );
     // Bind before touching the vault, so that a busy port stops us before a one-time password
     // is generated and lost.
     let listener = TcpListener::bind(config.http.listen)
         .with_context(|| format!("cannot listen on {} (http.listen)", config.http.listen))?;
     let store = init::connect_store(&config).await?;
-    let result = serve_with_store(&config, &store, tls, listener, host_key.key).await;
+    let keys = GatewayKeys { host: host_key.key, recording: recording_key.key };
+    let result = serve_with_store(&config, &store, tls, listener, keys).await;
     store.close().await;
     result
+}
+
+/// The gateway's host key and the node's recording signing key.
+struct GatewayKeys {
+    host: russh::keys::PrivateKey,
+    recording: russh::keys::PrivateKey,
 }
 
 async fn serve_with_store(
@@ -75,7 +89,7 @@ async fn serve_with_store(
     store: &Store,
     tls: ServerTls,
     listener: TcpListener,
-    host_key: russh::keys::PrivateKey,
+    keys: GatewayKeys,
 ) -> anyhow::Result<ExitCode> {
     let app = App::new(store.clone(), Arc::new(SystemClock), config.app.clone());
     app.install_host_key_probe(Arc::new(SshHostKeyProbe));
@@ -83,7 +97,8 @@ async fn serve_with_store(
     app.install_incident_directory(Arc::new(HttpIncidentDirectory::new(config.integrations.clone())?));
     let gateway_config = latch_ssh::GatewayConfig {
         listen: config.ssh.listen,
-        host_key,
+        host_key: keys.host,
+        recording_key: keys.recording,
         recordings_dir: config.recordings.dir.clone(),
         limits: config.ssh.limits.clone(),
     };

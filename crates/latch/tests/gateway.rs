@@ -366,6 +366,34 @@ fn finished_sessions_are_found_by_filters_and_their_events_listed_and_exported()
     assert_eq!(rows.len(), 2, "{csv}");
     assert!(rows.iter().all(|row| row.contains(",alice,") && row.contains("client_closed")), "{csv}");
 
+    // Both recordings verify offline with the node's public key; one flipped byte is named, and so is a wrong key.
+    let data_dir = server.data_dir();
+    let data_dir = data_dir.to_str().unwrap();
+    let verified = admin.run(&["recordings", "verify", "--all", "--data-dir", data_dir, "--json"]).success().json();
+    assert_eq!((verified["verified"].as_u64(), verified["with_problems"].as_u64()), (Some(2), Some(0)), "{verified}");
+    let session_dir = server.data_dir().join("recordings").join(&both[0]);
+    let stream = std::fs::read_dir(&session_dir)
+        .unwrap()
+        .map(|entry| entry.unwrap().path())
+        .find(|path| path.extension().is_some_and(|extension| extension == "stream"))
+        .unwrap();
+    let stream_name = stream.file_name().unwrap().to_string_lossy().into_owned();
+    let mut bytes = std::fs::read(&stream).unwrap();
+    let last = bytes.len() - 2;
+    bytes[last] ^= 0x20;
+    std::fs::write(&stream, &bytes).unwrap();
+    let tampered = admin.run(&["recordings", "verify", &both[0], &both[1], "--data-dir", data_dir]).code(8);
+    assert!(tampered.stdout.contains(&format!("{stream_name}: chunk 0 changed")), "{}", tampered.stdout);
+    assert!(tampered.stdout.contains(&format!("ok       {}", both[1])), "{}", tampered.stdout);
+    let other_key = keys.path().join("other_ed25519");
+    let made =
+        Command::new("ssh-keygen").args(["-q", "-t", "ed25519", "-N", "", "-f"]).arg(&other_key).output().unwrap();
+    assert!(made.status.success());
+    let other_public = pub_path(&other_key);
+    let wrong =
+        ["recordings", "verify", &both[1], "--data-dir", data_dir, "--public-key", other_public.to_str().unwrap()];
+    assert!(admin.run(&wrong).code(8).stdout.contains("signature does not match"));
+
     // A session the node was killed under (kill -9) is closed as abandoned at the restart, with its events indexed
     // from what its event log held.
     let running = {

@@ -13,9 +13,11 @@ use super::ServerContext;
 use super::auth::Authorized;
 use super::forward;
 use super::recording::Recorder;
+use super::seal::Seal;
 use super::session::{ActiveSession, SessionParts};
 use crate::UpstreamError;
 use crate::upstream::{self, UpstreamConnection, UpstreamCredential, UpstreamSecret, UpstreamTarget};
+use latch_recording::ManifestSession;
 
 /// A session that has started: the supervisor watches it until it ends.
 #[derive(Debug)]
@@ -70,10 +72,11 @@ pub(crate) async fn establish(
         .ok_or(Refusal::TooManySessions)?;
     let relative = grant.session_id().to_string();
     let directory = context.recordings_dir.join(&relative);
-    let recorder = Recorder::start(app.clone(), directory.clone()).await.map_err(|error| {
-        warn!(%error, "cannot create the session recording");
-        Refusal::RecordingFailed
-    })?;
+    let recorder =
+        Recorder::start(app.clone(), directory.clone(), seal(context, ctx, &grant)).await.map_err(|error| {
+            warn!(%error, "cannot create the session recording");
+            Refusal::RecordingFailed
+        })?;
     let mut upstream = match connect_to_target(context, ctx, &grant).await {
         Ok(upstream) => upstream,
         Err(refusal) => {
@@ -111,6 +114,23 @@ pub(crate) async fn establish(
         session.spawn_relay(forward::dispatch_agent_channels(session.clone(), agent_channels));
     }
     Ok(Established { session, live, expires_in })
+}
+
+/// What the session's signed manifest will say of it.
+fn seal(context: &ServerContext, ctx: &RequestContext, grant: &ConnectionGrant) -> Seal {
+    let session = ManifestSession {
+        id: grant.session_id().to_string(),
+        user: grant.user().username.to_string(),
+        target: grant.target().spec.name.to_string(),
+        account: grant.account().spec.username.to_string(),
+        protocol: "ssh".to_owned(),
+        source: ctx.source.map(|ip| ip.to_string()),
+        node: context.app.config().node_name.clone(),
+        started_at_ms: context.app.now().as_millis(),
+        ended_at_ms: 0,
+        end_reason: String::new(),
+    };
+    Seal { session, key: context.recording_key.clone() }
 }
 
 /// Logs in to the target with the account's credential from the vault. A host key other than the pinned one is

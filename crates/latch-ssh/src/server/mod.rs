@@ -24,6 +24,7 @@ mod recording;
 mod relay;
 mod route;
 mod scp_observer;
+mod seal;
 mod session;
 mod sftp_observer;
 mod stream;
@@ -61,6 +62,8 @@ pub struct GatewayConfig {
     pub host_key: PrivateKey,
     /// The recordings store: each session writes a directory `<session_id>/` here.
     pub recordings_dir: PathBuf,
+    /// The node's recording key (Ed25519), which signs every finished session's manifest.
+    pub recording_key: PrivateKey,
     pub limits: GatewayLimits,
 }
 
@@ -70,6 +73,7 @@ impl fmt::Debug for GatewayConfig {
             .field("listen", &self.listen)
             .field("host_key", &self.host_key.public_key().fingerprint(HashAlg::Sha256).to_string())
             .field("recordings_dir", &self.recordings_dir)
+            .field("recording_key", &self.recording_key.public_key().fingerprint(HashAlg::Sha256).to_string())
             .field("limits", &self.limits)
             .finish()
     }
@@ -82,6 +86,7 @@ pub(crate) struct ServerContext {
     pub(crate) recordings_dir: PathBuf,
     pub(crate) limits: GatewayLimits,
     pub(crate) russh_config: Arc<russh::server::Config>,
+    pub(crate) recording_key: seal::RecordingKey,
     /// Each user's sessions on this node, against `limits.max_sessions_per_user`.
     pub(crate) user_slots: user_slots::UserSlots,
 }
@@ -105,6 +110,7 @@ impl GatewayServer {
             recordings_dir: config.recordings_dir,
             limits: config.limits,
             russh_config,
+            recording_key: seal::RecordingKey(Arc::new(config.recording_key)),
             user_slots: user_slots::UserSlots::default(),
         };
         Ok(GatewayServer { listener, context: Arc::new(context) })

@@ -14,13 +14,15 @@ use std::time::Duration;
 use latch_app::App;
 use latch_domain::gateway_session::SessionEndReason;
 use latch_recording::{
-    AsciicastHeader, AsciicastWriter, ByteStreamHeader, ByteStreamWriter, EventLogWriter, RecordingError, SessionEvent,
-    SessionEventRecord, StreamKind,
+    AsciicastHeader, AsciicastWriter, ByteStreamHeader, ByteStreamWriter, EventLogWriter, ManifestFile, RecordingError,
+    SessionEvent, SessionEventRecord, StreamKind,
 };
 use tokio::sync::{mpsc, oneshot};
 use tokio::time::{Instant, sleep_until};
 use tokio_util::sync::{CancellationToken, WaitForCancellationFuture};
 use tracing::{debug, error};
+
+use super::seal::Seal;
 
 /// Commands waiting for the recording task before relays have to wait.
 const COMMAND_BACKLOG: usize = 256;
@@ -52,17 +54,17 @@ enum Command {
 
 impl Recorder {
     /// Creates `directory` (which must not exist yet; only the gateway's user may enter it) and its event log, and
-    /// starts the recording task.
-    pub(crate) async fn start(app: App, directory: PathBuf) -> Result<Recorder, RecordingError> {
+    /// starts the recording task. When the session is finished, `seal` signs the manifest of what was written.
+    pub(crate) async fn start(app: App, directory: PathBuf, seal: Seal) -> Result<Recorder, RecordingError> {
         if let Some(parent) = directory.parent() {
             private_directory(true).create(parent).await.map_err(|source| create_error(parent, source))?;
         }
         private_directory(false).create(&directory).await.map_err(|source| create_error(&directory, source))?;
         let events = EventLogWriter::create(&directory.join(EVENT_LOG_FILE)).await?;
-        Ok(Recorder::spawn(app, directory, events))
+        Ok(Recorder::spawn(app, directory, events, seal))
     }
 
-    fn spawn(app: App, directory: PathBuf, events: EventLogWriter) -> Recorder {
+    fn spawn(app: App, directory: PathBuf, events: EventLogWriter, seal: Seal) -> Recorder {
         let (commands, receiver) = mpsc::channel(COMMAND_BACKLOG);
         let failed = CancellationToken::new();
         let task = RecordingTask {
@@ -71,6 +73,8 @@ impl Recorder {
             events: Some(events),
             channels: HashMap::new(),
             receiver,
+            seal,
+            finished: Vec::new(),
         };
         tokio::spawn(task.run(failed.clone()));
         Recorder { commands, failed, directory }
@@ -151,10 +155,12 @@ pub(crate) enum ChannelFormat {
     Bytes(ByteStreamHeader),
 }
 
-/// A channel recording being written, with the moment its channel started (the recording's time zero).
+/// A channel recording being written, with its file's name and the moment its channel started (the recording's
+/// time zero).
 #[derive(Debug)]
 struct ChannelRecording {
     writer: ChannelWriter,
+    name: String,
     started: Instant,
 }
 
@@ -166,17 +172,17 @@ enum ChannelWriter {
 
 impl ChannelRecording {
     async fn open(directory: &Path, channel: u32, format: ChannelFormat) -> Result<Self, RecordingError> {
-        let writer = match format {
+        let (writer, name) = match format {
             ChannelFormat::Terminal(header) => {
-                let path = directory.join(format!("channel-{channel}.cast"));
-                ChannelWriter::Terminal(AsciicastWriter::create(&path, &header).await?)
+                let name = format!("channel-{channel}.cast");
+                (ChannelWriter::Terminal(AsciicastWriter::create(&directory.join(&name), &header).await?), name)
             }
             ChannelFormat::Bytes(header) => {
-                let path = directory.join(format!("channel-{channel}.stream"));
-                ChannelWriter::Bytes(ByteStreamWriter::create(&path, &header).await?)
+                let name = format!("channel-{channel}.stream");
+                (ChannelWriter::Bytes(ByteStreamWriter::create(&directory.join(&name), &header).await?), name)
             }
         };
-        Ok(Self { writer, started: Instant::now() })
+        Ok(Self { writer, name, started: Instant::now() })
     }
 
     /// A terminal shows output and error output as one screen.
@@ -211,13 +217,21 @@ impl ChannelRecording {
         }
     }
 
-    async fn finish(self, channel: u32) -> Result<(), RecordingError> {
-        match self.writer {
-            ChannelWriter::Terminal(cast) => cast.finish().await.map(|summary| debug!(channel, ?summary, "cast done")),
-            ChannelWriter::Bytes(stream) => {
-                stream.finish().await.map(|summary| debug!(channel, ?summary, "byte stream done"))
+    /// Finishes the file; its entry for the manifest.
+    async fn finish(self, channel: u32) -> Result<ManifestFile, RecordingError> {
+        let digest = match self.writer {
+            ChannelWriter::Terminal(cast) => {
+                let summary = cast.finish().await?;
+                debug!(channel, bytes_out = summary.bytes_out, events = summary.events, "cast done");
+                summary.digest
             }
-        }
+            ChannelWriter::Bytes(stream) => {
+                let summary = stream.finish().await?;
+                debug!(channel, bytes_out = summary.bytes_out, frames = summary.frames, "byte stream done");
+                summary.digest
+            }
+        };
+        Ok(ManifestFile::new(&self.name, &digest))
     }
 }
 
@@ -228,6 +242,9 @@ struct RecordingTask {
     events: Option<EventLogWriter>,
     channels: HashMap<u32, ChannelRecording>,
     receiver: mpsc::Receiver<Command>,
+    seal: Seal,
+    /// The manifest entries of the files finished so far.
+    finished: Vec<ManifestFile>,
 }
 
 impl RecordingTask {
@@ -281,7 +298,10 @@ impl RecordingTask {
                 self.record_event(SessionEvent::WindowChange { cols, rows }).await
             }
             Command::Close { channel } => match self.channels.remove(&channel) {
-                Some(recording) => recording.finish(channel).await,
+                Some(recording) => {
+                    self.finished.push(recording.finish(channel).await?);
+                    Ok(())
+                }
                 None => Ok(()),
             },
             // Handled by `serve`, which stops after it.
@@ -317,13 +337,16 @@ impl RecordingTask {
         Ok(())
     }
 
-    /// Finishes every channel recording, writes the end event when there is a reason, and finishes the event log. Every file
-    /// is finished even if an earlier one failed; the first error is returned.
+    /// Finishes every channel recording, writes the end event when there is a reason, finishes the event log, and
+    /// seals the recording with a signed manifest of the files that finished. Every file is finished and the
+    /// manifest written even if an earlier step failed (a file missing from the manifest then shows when the
+    /// recording is verified); the first error is returned.
     async fn finish_all(&mut self, reason: Option<SessionEndReason>) -> Result<(), RecordingError> {
         let mut outcome = Ok(());
-        for (channel, recording) in self.channels.drain() {
-            if let Err(error) = recording.finish(channel).await {
-                outcome = outcome.and(Err(error));
+        for (channel, recording) in std::mem::take(&mut self.channels) {
+            match recording.finish(channel).await {
+                Ok(file) => self.finished.push(file),
+                Err(error) => outcome = outcome.and(Err(error)),
             }
         }
         if let Some(reason) = reason {
@@ -332,12 +355,16 @@ impl RecordingTask {
                 outcome = outcome.and(Err(error));
             }
         }
-        if let Some(events) = self.events.take()
-            && let Err(error) = events.finish().await
-        {
-            outcome = outcome.and(Err(error));
+        if let Some(events) = self.events.take() {
+            match events.finish().await {
+                Ok(summary) => self.finished.push(ManifestFile::new(EVENT_LOG_FILE, &summary.digest)),
+                Err(error) => outcome = outcome.and(Err(error)),
+            }
         }
-        outcome
+        let end_reason = reason.map_or("unknown", |reason| reason.as_str());
+        let files = std::mem::take(&mut self.finished);
+        let sealed = self.seal.write(&self.directory, files, end_reason, self.app.now().as_millis()).await;
+        outcome.and(sealed)
     }
 }
 
@@ -352,6 +379,24 @@ mod tests {
     use latch_recording::{AsciicastEventData, read_asciicast, read_byte_stream, read_event_log};
     use latch_testkit::app::TestApp;
 
+    fn test_seal() -> Seal {
+        use russh::keys::ssh_key::private::Ed25519Keypair;
+        let session = latch_recording::ManifestSession {
+            id: "session-1".to_owned(),
+            user: "alice".to_owned(),
+            target: "db01".to_owned(),
+            account: "root".to_owned(),
+            protocol: "ssh".to_owned(),
+            source: None,
+            node: "node-a".to_owned(),
+            started_at_ms: 0,
+            ended_at_ms: 0,
+            end_reason: String::new(),
+        };
+        let key = russh::keys::PrivateKey::from(Ed25519Keypair::from_seed(&[3; 32]));
+        Seal { session, key: super::super::seal::RecordingKey(std::sync::Arc::new(key)) }
+    }
+
     fn header() -> AsciicastHeader {
         AsciicastHeader { width: 80, height: 24, timestamp: 0, term: Some("xterm".to_owned()), title: None }
     }
@@ -361,7 +406,7 @@ mod tests {
         let test = TestApp::sqlite().await.unwrap();
         let store = tempfile::tempdir().unwrap();
         let directory = store.path().join("recordings").join("session-1");
-        let recorder = Recorder::start(test.app.clone(), directory.clone()).await.unwrap();
+        let recorder = Recorder::start(test.app.clone(), directory.clone(), test_seal()).await.unwrap();
         use std::os::unix::fs::PermissionsExt;
         assert_eq!(std::fs::metadata(&directory).unwrap().permissions().mode() & 0o777, 0o700);
 
@@ -420,7 +465,7 @@ mod tests {
         let test = TestApp::sqlite().await.unwrap();
         let store = tempfile::tempdir().unwrap();
         let directory = store.path().join("session-2");
-        let recorder = Recorder::start(test.app.clone(), directory.clone()).await.unwrap();
+        let recorder = Recorder::start(test.app.clone(), directory.clone(), test_seal()).await.unwrap();
         recorder.event(SessionEvent::Exec { command: "uptime".to_owned() }).await.unwrap();
         let deadline = Instant::now() + Duration::from_millis(1500);
         loop {
@@ -440,17 +485,21 @@ mod tests {
         let store = tempfile::tempdir().unwrap();
         let existing = store.path().join("taken");
         std::fs::create_dir(&existing).unwrap();
-        assert!(Recorder::start(test.app.clone(), existing).await.is_err(), "a session never reuses a directory");
+        assert!(
+            Recorder::start(test.app.clone(), existing, test_seal()).await.is_err(),
+            "a session never reuses a directory"
+        );
         let file = store.path().join("a-file");
         std::fs::write(&file, b"x").unwrap();
-        assert!(Recorder::start(test.app.clone(), file.join("session")).await.is_err());
+        assert!(Recorder::start(test.app.clone(), file.join("session"), test_seal()).await.is_err());
     }
 
     #[tokio::test]
     async fn a_write_error_stops_the_recording_and_is_reported() {
         let test = TestApp::sqlite().await.unwrap();
         let full = tokio::fs::OpenOptions::new().write(true).open("/dev/full").await.unwrap();
-        let recorder = Recorder::spawn(test.app.clone(), PathBuf::from("/dev/full"), EventLogWriter::from_file(full));
+        let recorder =
+            Recorder::spawn(test.app.clone(), PathBuf::from("/dev/full"), EventLogWriter::from_file(full), test_seal());
         recorder.event(SessionEvent::Exec { command: "ls".to_owned() }).await.unwrap();
         tokio::time::timeout(Duration::from_secs(3), recorder.failed()).await.expect("the failure is reported");
         assert_eq!(recorder.event(SessionEvent::Exec { command: "ls".to_owned() }).await, Err(RecordingStopped));

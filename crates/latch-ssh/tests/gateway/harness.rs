@@ -48,6 +48,7 @@ impl Gateway {
             listen: SocketAddr::from(([127, 0, 0, 1], 0)),
             host_key: PrivateKey::from(Ed25519Keypair::from_seed(&[42; 32])),
             recordings_dir: recordings.path().join("store"),
+            recording_key: recording_key(),
             limits,
         };
         let server = GatewayServer::bind(test_app.app.clone(), config).await.unwrap();
@@ -316,6 +317,11 @@ pub fn standing_rules() -> PolicyRules {
 /// The shell command an askpass script runs to answer `answer`.
 pub fn say(answer: &str) -> String {
     format!("printf '%s\\n' '{answer}'")
+}
+
+/// The gateway's recording signing key in these tests.
+pub fn recording_key() -> PrivateKey {
+    PrivateKey::from(Ed25519Keypair::from_seed(&[7; 32]))
 }
 
 fn client_options(key: &PersonKey, batch: bool) -> Vec<String> {

@@ -77,6 +77,19 @@ async fn an_exec_session_logs_its_command_line_and_records_its_output_byte_for_b
         recording.bytes(latch_recording::StreamKind::Input).is_empty(),
         "input is not recorded unless the policy says so"
     );
+
+    // Sealed: a manifest of both files, signed with the node's recording key, that the files match.
+    let directory = gateway.session_directory();
+    let manifest_bytes = std::fs::read(directory.join(latch_recording::MANIFEST_FILE)).unwrap();
+    let manifest = latch_recording::RecordingManifest::parse(&manifest_bytes).unwrap();
+    let names: Vec<&str> = manifest.files.iter().map(|file| file.name.as_str()).collect();
+    assert_eq!(names, ["channel-0.stream", "events.jsonl"]);
+    assert_eq!((manifest.session.user.as_str(), manifest.session.end_reason.as_str()), ("alice", "client_closed"));
+    assert_eq!(latch_recording::check_files(&directory, &manifest).await, []);
+    let pem = std::fs::read_to_string(directory.join(latch_recording::MANIFEST_SIGNATURE_FILE)).unwrap();
+    let signature = russh::keys::ssh_key::SshSig::from_pem(pem.as_bytes()).unwrap();
+    let public = super::harness::recording_key().public_key().clone();
+    public.verify(latch_recording::MANIFEST_NAMESPACE, &manifest_bytes, &signature).unwrap();
     let sessions = gateway.test_app.app.list_sessions(&gateway.admin().await, false, 10, 0).await.unwrap();
     assert_eq!(sessions.len(), 1);
     let relative = gateway.session_directory().file_name().unwrap().to_string_lossy().into_owned();

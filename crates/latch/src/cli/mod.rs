@@ -20,6 +20,7 @@ mod integrations;
 mod policies;
 mod progress;
 mod prompt;
+mod recordings;
 mod session;
 mod sessions;
 mod settings;
@@ -84,6 +85,8 @@ pub enum ClientCommand {
     Grants(access::GrantsArgs),
     /// List gateway sessions; show, watch live or terminate one.
     Sessions(sessions::SessionsArgs),
+    /// Verify session recordings offline against their signed manifests.
+    Recordings(recordings::RecordingsArgs),
     /// Check out an account's credential and print its secret once (only the secret goes to stdout).
     Checkout(checkouts::CheckoutArgs),
     /// Check a checked-out credential in before its release period ends.
@@ -148,6 +151,7 @@ async fn dispatch(command: ClientCommand) -> anyhow::Result<ExitCode> {
         ClientCommand::Deny(args) => access::deny(args).await,
         ClientCommand::Grants(args) => access::grants(args).await,
         ClientCommand::Sessions(args) => sessions::run(args).await,
+        ClientCommand::Recordings(args) => recordings::run(args).await,
         ClientCommand::Checkout(args) => checkouts::checkout(args).await,
         ClientCommand::Checkin(args) => checkouts::checkin(args).await,
         ClientCommand::Checkouts(args) => checkouts::checkouts(args).await,

@@ -120,6 +120,7 @@ pub struct SshSection {
 #[serde(deny_unknown_fields)]
 pub struct RecordingsSection {
     pub dir: Option<PathBuf>,
+    pub signing_key: Option<PathBuf>,
 }
 
 /// `[unseal]`: where the unseal secret is read from at start. The secret itself never goes in

@@ -1,0 +1,166 @@
+//! `latch recordings verify`: checks session recordings offline, with only the node's public recording key.
+//!
+//! For each session directory: the manifest's SSH signature (namespace `recording-manifest@latch`) against the
+//! public key, the manifest naming this session, and every file chunk by chunk against the manifest. No server,
+//! login or database is needed: an auditor can run it on a copy of the recordings.
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use anyhow::Context;
+use latch_recording::{MANIFEST_FILE, MANIFEST_NAMESPACE, MANIFEST_SIGNATURE_FILE, RecordingManifest, check_files};
+use russh::keys::ssh_key::{PublicKey, SshSig};
+use serde::Serialize;
+
+use super::exit::EXIT_PROBLEMS_FOUND;
+use super::{OutputArgs, show};
+use crate::config::RECORDING_SIGNING_KEY;
+
+/// `latch recordings`
+#[derive(clap::Args, Debug)]
+pub struct RecordingsArgs {
+    #[command(subcommand)]
+    command: RecordingsCommand,
+}
+
+#[derive(clap::Subcommand, Debug)]
+enum RecordingsCommand {
+    /// Verify recordings offline: the signed manifest, and every file chunk by chunk (exit 8 on any problem).
+    Verify(VerifyArgs),
+}
+
+#[derive(clap::Args, Debug)]
+struct VerifyArgs {
+    /// The sessions to verify (their ids).
+    #[arg(required_unless_present = "all", conflicts_with = "all")]
+    sessions: Vec<String>,
+    /// Verify every session in the recordings directory.
+    #[arg(long)]
+    all: bool,
+    /// The server's data directory, for the defaults of --dir and --public-key.
+    #[arg(long, env = "LATCH_DATA_DIR", default_value = "./latch-data")]
+    data_dir: PathBuf,
+    /// The recordings directory [default: DATA_DIR/recordings].
+    #[arg(long)]
+    dir: Option<PathBuf>,
+    /// The recording signing key's public half, as OpenSSH writes it
+    /// [default: DATA_DIR/recording_signing_ed25519_key.pub].
+    #[arg(long)]
+    public_key: Option<PathBuf>,
+    #[command(flatten)]
+    output: OutputArgs,
+}
+
+/// One session's verdict.
+#[derive(Debug, Serialize)]
+struct Verdict {
+    session: String,
+    /// `user@target` as the manifest says, when it could be read.
+    who: Option<String>,
+    end_reason: Option<String>,
+    files: usize,
+    problems: Vec<String>,
+}
+
+#[derive(Debug, Serialize)]
+struct Report {
+    verified: usize,
+    with_problems: usize,
+    sessions: Vec<Verdict>,
+}
+
+pub async fn run(args: RecordingsArgs) -> anyhow::Result<ExitCode> {
+    match args.command {
+        RecordingsCommand::Verify(args) => verify(args).await,
+    }
+}
+
+async fn verify(args: VerifyArgs) -> anyhow::Result<ExitCode> {
+    let dir = args.dir.clone().unwrap_or_else(|| args.data_dir.join("recordings"));
+    let key_path = args.public_key.clone().unwrap_or_else(|| {
+        let mut name = args.data_dir.join(RECORDING_SIGNING_KEY).into_os_string();
+        name.push(".pub");
+        name.into()
+    });
+    let text = std::fs::read_to_string(&key_path)
+        .with_context(|| format!("cannot read the public recording key {}", key_path.display()))?;
+    let key = PublicKey::from_openssh(text.trim())
+        .with_context(|| format!("{} is not an OpenSSH public key", key_path.display()))?;
+    let sessions = if args.all { session_directories(&dir)? } else { args.sessions.clone() };
+    let mut verdicts = Vec::with_capacity(sessions.len());
+    for session in sessions {
+        verdicts.push(verify_session(&dir, &session, &key).await);
+    }
+    let with_problems = verdicts.iter().filter(|verdict| !verdict.problems.is_empty()).count();
+    let report = Report { verified: verdicts.len(), with_problems, sessions: verdicts };
+    show::result(args.output.json, &report, print_report)?;
+    Ok(if with_problems == 0 { ExitCode::SUCCESS } else { ExitCode::from(EXIT_PROBLEMS_FOUND) })
+}
+
+/// Every session directory under `dir`, sorted.
+fn session_directories(dir: &Path) -> anyhow::Result<Vec<String>> {
+    let entries = std::fs::read_dir(dir).with_context(|| format!("cannot read {}", dir.display()))?;
+    let mut sessions: Vec<String> = entries
+        .filter_map(Result::ok)
+        .filter(|entry| entry.file_type().is_ok_and(|kind| kind.is_dir()))
+        .map(|entry| entry.file_name().to_string_lossy().into_owned())
+        .collect();
+    sessions.sort();
+    Ok(sessions)
+}
+
+async fn verify_session(dir: &Path, session: &str, key: &PublicKey) -> Verdict {
+    let mut verdict = Verdict { session: session.to_owned(), who: None, end_reason: None, files: 0, problems: vec![] };
+    if session.is_empty() || session.contains('/') || session.starts_with('.') {
+        verdict.problems.push("not a session id".to_owned());
+        return verdict;
+    }
+    let directory = dir.join(session);
+    if !directory.is_dir() {
+        verdict.problems.push(format!("no recording directory {}", directory.display()));
+        return verdict;
+    }
+    let Ok(bytes) = std::fs::read(directory.join(MANIFEST_FILE)) else {
+        verdict.problems.push("no manifest: the session is live, or was not sealed".to_owned());
+        return verdict;
+    };
+    match std::fs::read_to_string(directory.join(MANIFEST_SIGNATURE_FILE)) {
+        Ok(pem) => match SshSig::from_pem(pem.as_bytes()) {
+            Ok(signature) => {
+                if key.verify(MANIFEST_NAMESPACE, &bytes, &signature).is_err() {
+                    verdict.problems.push("the manifest's signature does not match it or this key".to_owned());
+                }
+            }
+            Err(_) => verdict.problems.push("the manifest's signature cannot be read".to_owned()),
+        },
+        Err(_) => verdict.problems.push("the manifest is not signed".to_owned()),
+    }
+    let Some(manifest) = RecordingManifest::parse(&bytes) else {
+        verdict.problems.push("the manifest cannot be read".to_owned());
+        return verdict;
+    };
+    if manifest.session.id != session {
+        verdict.problems.push(format!("the manifest is that of session {}", manifest.session.id));
+    }
+    verdict.who =
+        Some(format!("{}@{} as {}", manifest.session.user, manifest.session.target, manifest.session.account));
+    verdict.end_reason = Some(manifest.session.end_reason.clone());
+    verdict.files = manifest.files.len();
+    verdict.problems.extend(check_files(&directory, &manifest).await.iter().map(ToString::to_string));
+    verdict
+}
+
+fn print_report(report: &Report) -> std::io::Result<()> {
+    for verdict in &report.sessions {
+        let who = verdict.who.as_deref().unwrap_or("?");
+        if verdict.problems.is_empty() {
+            show::line(&format!("ok       {} ({who}, {} files)", verdict.session, verdict.files))?;
+        } else {
+            show::line(&format!("PROBLEM  {} ({who})", verdict.session))?;
+            for problem in &verdict.problems {
+                show::line(&format!("         {problem}"))?;
+            }
+        }
+    }
+    show::line(&format!("{} verified, {} with problems", report.verified, report.with_problems))
+}
