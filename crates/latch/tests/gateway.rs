@@ -371,6 +371,21 @@ fn finished_sessions_are_found_by_filters_and_their_events_listed_and_exported()
     let data_dir = data_dir.to_str().unwrap();
     let verified = admin.run(&["recordings", "verify", "--all", "--data-dir", data_dir, "--json"]).success().json();
     assert_eq!((verified["verified"].as_u64(), verified["with_problems"].as_u64()), (Some(2), Some(0)), "{verified}");
+    // The signature is an ordinary SSH signature: OpenSSH checks it with the public key too.
+    let public = std::fs::read_to_string(server.data_dir().join("recording_signing_ed25519_key.pub")).unwrap();
+    let signers = keys.path().join("allowed_signers");
+    std::fs::write(&signers, format!("latch {public}")).unwrap();
+    let sealed = server.data_dir().join("recordings").join(&both[1]);
+    let openssh = Command::new("ssh-keygen")
+        .args(["-Y", "verify", "-I", "latch", "-n", "recording-manifest@latch", "-f"])
+        .arg(&signers)
+        .arg("-s")
+        .arg(sealed.join("manifest.json.sig"))
+        .stdin(std::fs::File::open(sealed.join("manifest.json")).unwrap())
+        .output()
+        .unwrap();
+    assert!(openssh.status.success(), "{}", describe(&openssh));
+
     let session_dir = server.data_dir().join("recordings").join(&both[0]);
     let stream = std::fs::read_dir(&session_dir)
         .unwrap()
