@@ -74,6 +74,10 @@ pub struct PolicyRequest {
     /// Text the user must accept before a session starts.
     #[serde(default)]
     pub consent_banner: Option<String>,
+    /// Days a session's recording is kept after the session ends (1 to 36500), then deleted unless on legal hold;
+    /// absent keeps recordings forever. Sessions keep the retention they started with.
+    #[serde(default)]
+    pub recording_retention_days: Option<u32>,
 }
 
 fn enabled_by_default() -> bool {
@@ -114,6 +118,8 @@ pub struct PolicyView {
     pub allow_remote_forwarding: bool,
     pub allow_agent_forwarding: bool,
     pub consent_banner: Option<String>,
+    /// null keeps recordings forever.
+    pub recording_retention_days: Option<u32>,
     pub created_at: String,
     pub updated_at: String,
 }

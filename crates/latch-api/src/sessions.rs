@@ -29,6 +29,27 @@ pub struct SessionView {
     pub consent_accepted_at: Option<String>,
     /// The Latch node the session runs (or ran) on.
     pub node: String,
+    /// Days the recording is kept after the session ends, from the policy it started under; null keeps it forever.
+    pub recording_retention_days: Option<u32>,
+    /// When the recording becomes due for deletion (its end plus the retention days); null while the session is
+    /// live or when the recording is kept forever.
+    pub retain_until: Option<String>,
+    /// Why the recording is on legal hold (never deleted until released); null when it is not.
+    pub legal_hold_reason: Option<String>,
+    /// Who placed the legal hold.
+    pub legal_hold_by: Option<String>,
+    /// When the legal hold was placed.
+    pub legal_hold_at: Option<String>,
+    /// When the recording was deleted after its retention; the session and its events stay.
+    pub recording_deleted_at: Option<String>,
+}
+
+/// A legal hold on a session's recording.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct LegalHoldRequest {
+    /// Why, such as a case or ticket reference; 1 to 1000 characters.
+    pub reason: String,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]

@@ -1,6 +1,6 @@
 //! The application: a bag of cheap handles shared by every front end.
 
-use crate::{AppError, Clock, HostKeyProbe, IncidentDirectory, LiveSessions, RecordedEvents};
+use crate::{AppError, Clock, HostKeyProbe, IncidentDirectory, LiveSessions, RecordedEvents, RecordingDeleter};
 use latch_domain::audit::{AuditActor, AuditEvent};
 use latch_domain::auth_session::SessionTimeouts;
 use latch_domain::lockout::LockoutPolicy;
@@ -77,6 +77,7 @@ struct Inner {
     host_key_probe: std::sync::OnceLock<Arc<dyn HostKeyProbe>>,
     incident_directory: std::sync::OnceLock<Arc<dyn IncidentDirectory>>,
     recorded_events: std::sync::OnceLock<Arc<dyn RecordedEvents>>,
+    recording_deleter: std::sync::OnceLock<Arc<dyn RecordingDeleter>>,
 }
 
 /// Key material held while the vault is unsealed; dropped (and zeroized) on seal.
@@ -101,6 +102,7 @@ impl App {
                 host_key_probe: std::sync::OnceLock::new(),
                 incident_directory: std::sync::OnceLock::new(),
                 recorded_events: std::sync::OnceLock::new(),
+                recording_deleter: std::sync::OnceLock::new(),
             }),
         }
     }
@@ -134,6 +136,15 @@ impl App {
 
     pub(crate) fn recorded_events(&self) -> Option<&Arc<dyn RecordedEvents>> {
         self.inner.recorded_events.get()
+    }
+
+    /// Installs what deletes recordings whose retention ran out (done once by the binary).
+    pub fn install_recording_deleter(&self, deleter: Arc<dyn RecordingDeleter>) {
+        let _ = self.inner.recording_deleter.set(deleter);
+    }
+
+    pub(crate) fn recording_deleter(&self) -> Option<&Arc<dyn RecordingDeleter>> {
+        self.inner.recording_deleter.get()
     }
 
     pub(crate) fn set_incident_directory(&self, directory: Arc<dyn IncidentDirectory>) {

@@ -11,7 +11,7 @@ use crate::live_sessions::{LiveSession, LiveSessionKey};
 use crate::{App, AppError, RequestContext};
 use latch_domain::account::{Account, SecretKind};
 use latch_domain::audit::{AccessEvent, AuditEvent, LoginMethod};
-use latch_domain::gateway_session::{GatewaySession, SessionEndReason, SessionEventEntry};
+use latch_domain::gateway_session::{GatewaySession, RecordingRetention, SessionEndReason, SessionEventEntry};
 use latch_domain::grant::Grant;
 use latch_domain::names::{AccountName, TargetName, Username};
 use latch_domain::policy::{ForwardingRules, Policy, Requester};
@@ -270,6 +270,8 @@ impl App {
             recording: start.recording,
             consent_accepted_at: start.consent_accepted_at,
             node: self.config().node_name.clone(),
+            // The policy's retention as it is now; `retain_until` is set when the session ends.
+            retention: RecordingRetention::keeping_for(grant.policy.spec.rules.recording_retention_days),
         };
         latch_store::gateway_sessions::insert(&mut tx, &session).await?;
         let event = AccessEvent::SessionStarted {
@@ -284,8 +286,9 @@ impl App {
     }
 
     /// Records the end of a session and unregisters it.
-    /// Closes the session's row with its traffic and reason, audits the end, and indexes the session's events (the
-    /// entries of its event log, for reports) in the same transaction. Events indexed before stay as they are.
+    /// Closes the session's row with its traffic and reason (and when its recording becomes due for deletion: the
+    /// end plus the retention days it started with), audits the end, and indexes the session's events (the entries
+    /// of its event log, for reports) in the same transaction. Events indexed before stay as they are.
     pub async fn end_gateway_session(
         &self,
         live: LiveSession,

@@ -28,6 +28,7 @@ mod notifications;
 mod policies;
 mod principal;
 mod reconcile;
+mod retention;
 mod session_reports;
 mod sessions;
 mod siem_export;
@@ -61,6 +62,7 @@ pub use live_sessions::{
 };
 pub use policies::{PolicyDetails, PolicyDraft};
 pub use principal::{AuthenticatedApiAccount, AuthenticatedUser, Principal};
+pub use retention::{RecordingDeleter, RetentionSweep};
 pub use session_reports::{MAX_REPORT_PAGE, RecordedEvents, SessionQuery};
 pub use sessions::{SessionWatch, WatchEvent};
 pub use siem_export::ExportStream;

@@ -131,8 +131,8 @@ impl BreakGlass {
     }
 
     /// The built-in terms of sessions under this break-glass: any account on its targets, input recorded (no
-    /// opt-out), no forwarding, no consent banner, never a reveal. Its id is the break-glass's id, so a session row
-    /// names the break-glass it ran under; it is never stored as a policy.
+    /// opt-out), no forwarding, no consent banner, never a reveal, recordings kept forever. Its id is the
+    /// break-glass's id, so a session row names the break-glass it ran under; it is never stored as a policy.
     pub fn connection_policy(&self) -> Result<Policy, DomainError> {
         let window = self.ends_at.since(self.activated_at);
         let rules = PolicyRules {
@@ -148,6 +148,7 @@ impl BreakGlass {
             integration: None,
             forwarding: ForwardingRules { local: false, remote: false, agent: false },
             consent_banner: None,
+            recording_retention_days: None,
         };
         let spec = PolicySpec {
             name: PolicyName::parse("break-glass")?,

@@ -1,7 +1,7 @@
 //! Gateway sessions: one person's connection to one target account through Latch.
 
 use crate::target::Protocol;
-use crate::{AccountId, DomainError, GatewaySessionId, GrantId, PolicyId, TargetId, Timestamp, UserId};
+use crate::{AccountId, DomainError, GatewaySessionId, GrantId, PolicyId, TargetId, TimeSpan, Timestamp, UserId};
 
 /// Why a gateway session ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -108,6 +108,65 @@ pub struct GatewaySession {
     pub consent_accepted_at: Option<Timestamp>,
     /// Which Latch node runs (or ran) it.
     pub node: String,
+    /// How long the recording is kept, whether it is on legal hold, and whether it was deleted.
+    pub retention: RecordingRetention,
+}
+
+/// One day, the unit of recording retention.
+pub const RETENTION_DAY: TimeSpan = TimeSpan::from_hours(24);
+/// The longest legal hold reason, in characters.
+pub const MAX_HOLD_REASON_CHARS: usize = 1000;
+
+/// What becomes of a session's recording: kept for the days of the policy the session started under, counted from
+/// the session's end (a long session is kept as long after it ended as a short one), never deleted while on legal
+/// hold, and when deleted, only the recording goes: the session row and its indexed events stay for reports.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct RecordingRetention {
+    /// Days the recording is kept after the session ends; `None` keeps it forever.
+    pub days: Option<u32>,
+    /// When the recording becomes due for deletion: the session's end plus `days`. `None` while the session is
+    /// live, and when the recording is kept forever.
+    pub retain_until: Option<Timestamp>,
+    /// While set, the recording is never deleted, even after `retain_until`.
+    pub legal_hold: Option<LegalHold>,
+    /// When the recording was deleted.
+    pub deleted_at: Option<Timestamp>,
+}
+
+impl RecordingRetention {
+    /// The retention of a session starting under a policy that keeps recordings for `days`.
+    pub fn keeping_for(days: Option<u32>) -> RecordingRetention {
+        RecordingRetention { days, ..RecordingRetention::default() }
+    }
+
+    /// When a recording kept for `days` after a session that ended at `ended_at` becomes due for deletion.
+    pub fn due_at(ended_at: Timestamp, days: u32) -> Timestamp {
+        ended_at.plus(TimeSpan::from_millis(RETENTION_DAY.as_millis() * i64::from(days)))
+    }
+}
+
+/// An order to keep a session's recording whatever its retention says, until released.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LegalHold {
+    /// Why, such as a case or ticket reference.
+    pub reason: String,
+    /// The name of the user or API account that placed it.
+    pub placed_by: String,
+    pub placed_at: Timestamp,
+}
+
+impl LegalHold {
+    /// A hold with a reason of 1 to [`MAX_HOLD_REASON_CHARS`] characters (trimmed).
+    pub fn new(reason: &str, placed_by: String, placed_at: Timestamp) -> Result<LegalHold, DomainError> {
+        let reason = reason.trim();
+        if reason.is_empty() || reason.chars().count() > MAX_HOLD_REASON_CHARS {
+            return Err(DomainError::invalid(
+                "reason",
+                format!("a legal hold needs a reason of 1 to {MAX_HOLD_REASON_CHARS} characters"),
+            ));
+        }
+        Ok(LegalHold { reason: reason.to_owned(), placed_by, placed_at })
+    }
 }
 
 /// One event of a session's event log, as indexed for reports: `kind` is the event's machine name (`exec`,
@@ -143,5 +202,23 @@ mod tests {
             assert_eq!(SessionEndReason::parse(reason.as_str()), Ok(reason));
         }
         assert!(SessionEndReason::parse("nope").is_err());
+    }
+
+    #[test]
+    fn recordings_are_due_whole_days_after_the_session_ended() {
+        let ended = Timestamp::from_millis(1_800_000_000_000);
+        assert_eq!(RecordingRetention::due_at(ended, 1), ended.plus(TimeSpan::from_hours(24)));
+        assert_eq!(RecordingRetention::due_at(ended, 36_500).since(ended), TimeSpan::from_hours(24 * 36_500));
+    }
+
+    #[test]
+    fn a_legal_hold_needs_a_reason() {
+        let at = Timestamp::from_millis(5);
+        let check = |reason: &str| LegalHold::new(reason, "auditor1".to_owned(), at).map(|hold| hold.reason);
+        assert_eq!(check("  case 2024-17 "), Ok("case 2024-17".to_owned()));
+        assert!(check("").is_err());
+        assert!(check(" \n ").is_err());
+        assert!(check(&"x".repeat(MAX_HOLD_REASON_CHARS)).is_ok());
+        assert!(check(&"x".repeat(MAX_HOLD_REASON_CHARS + 1)).is_err());
     }
 }

@@ -13,6 +13,8 @@ pub enum Permission {
     RequestsApprove,
     SessionsRead,
     SessionsTerminate,
+    /// Place and release legal holds on session recordings.
+    SessionsHold,
     RecordingsRead,
     AuditRead,
     UsersRead,
@@ -21,7 +23,7 @@ pub enum Permission {
 }
 
 impl Permission {
-    pub const ALL: [Permission; 12] = [
+    pub const ALL: [Permission; 13] = [
         Permission::InventoryRead,
         Permission::InventoryWrite,
         Permission::CredentialsCheckout,
@@ -29,6 +31,7 @@ impl Permission {
         Permission::RequestsApprove,
         Permission::SessionsRead,
         Permission::SessionsTerminate,
+        Permission::SessionsHold,
         Permission::RecordingsRead,
         Permission::AuditRead,
         Permission::UsersRead,
@@ -45,6 +48,7 @@ impl Permission {
             Permission::RequestsApprove => "requests:approve",
             Permission::SessionsRead => "sessions:read",
             Permission::SessionsTerminate => "sessions:terminate",
+            Permission::SessionsHold => "sessions:hold",
             Permission::RecordingsRead => "recordings:read",
             Permission::AuditRead => "audit:read",
             Permission::UsersRead => "users:read",
@@ -104,6 +108,7 @@ impl Role {
                 P::InventoryRead
                     | P::SessionsRead
                     | P::SessionsTerminate
+                    | P::SessionsHold
                     | P::RecordingsRead
                     | P::AuditRead
                     | P::UsersRead
@@ -177,6 +182,7 @@ mod tests {
                 P::InventoryRead,
                 P::SessionsRead,
                 P::SessionsTerminate,
+                P::SessionsHold,
                 P::RecordingsRead,
                 P::AuditRead,
                 P::UsersRead,

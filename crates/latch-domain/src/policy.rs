@@ -85,6 +85,9 @@ pub struct PolicyRules {
     pub forwarding: ForwardingRules,
     /// Shown by the gateway before the session starts; the user must accept it.
     pub consent_banner: Option<String>,
+    /// How many days the recordings of sessions under this policy are kept after the session ends, then deleted
+    /// (unless on legal hold); `None` keeps them forever. A session keeps the retention it started with.
+    pub recording_retention_days: Option<u32>,
 }
 
 /// The editable fields of a policy.
@@ -111,6 +114,8 @@ pub struct Policy {
 /// The longest window any policy may allow.
 pub const MAX_POLICY_DURATION: TimeSpan = TimeSpan::from_hours(24 * 31);
 const MAX_BANNER_CHARS: usize = 4000;
+/// The longest recording retention a policy may set (about a hundred years); the shortest is one day.
+pub const MAX_RECORDING_RETENTION_DAYS: u32 = 36_500;
 const MAX_SELECTORS: usize = 256;
 
 impl PolicySpec {
@@ -164,6 +169,14 @@ impl PolicyRules {
             && (banner.trim().is_empty() || banner.chars().count() > MAX_BANNER_CHARS)
         {
             return Err(DomainError::invalid("consent banner", "must be 1 to 4000 characters"));
+        }
+        if let Some(days) = self.recording_retention_days
+            && !(1..=MAX_RECORDING_RETENTION_DAYS).contains(&days)
+        {
+            return Err(DomainError::invalid(
+                "recording retention",
+                format!("must be 1 to {MAX_RECORDING_RETENTION_DAYS} days, or absent to keep recordings forever"),
+            ));
         }
         Ok(())
     }

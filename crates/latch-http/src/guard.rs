@@ -76,6 +76,7 @@ access! {
     SessionsReadOrOwn => Rule::PermissionOrOwn(Permission::SessionsRead, Permission::RequestsWrite),
     AccessReadOrOwn => Rule::PermissionOrOwn(Permission::AuditRead, Permission::RequestsWrite),
     SessionsTerminate => Rule::Permission(Permission::SessionsTerminate),
+    SessionsHold => Rule::Permission(Permission::SessionsHold),
     CheckoutHolder => Rule::UserOrScope(Permission::RequestsWrite, Permission::CredentialsCheckout),
     CheckoutReadOrOwn =>
         Rule::PermissionOrUserOrScope(Permission::AuditRead, Permission::RequestsWrite, Permission::CredentialsCheckout),

@@ -166,6 +166,7 @@ pub(crate) fn policy(details: &PolicyDetails, approver_group: Option<String>) ->
         allow_remote_forwarding: rules.forwarding.remote,
         allow_agent_forwarding: rules.forwarding.agent,
         consent_banner: rules.consent_banner.clone(),
+        recording_retention_days: rules.recording_retention_days,
         created_at: time(p.created_at),
         updated_at: time(p.updated_at),
     }
@@ -294,5 +295,11 @@ pub(crate) fn session(s: &GatewaySession) -> SessionView {
         recorded: s.recording.is_some(),
         consent_accepted_at: s.consent_accepted_at.map(time),
         node: s.node.clone(),
+        recording_retention_days: s.retention.days,
+        retain_until: s.retention.retain_until.map(time),
+        legal_hold_reason: s.retention.legal_hold.as_ref().map(|h| h.reason.clone()),
+        legal_hold_by: s.retention.legal_hold.as_ref().map(|h| h.placed_by.clone()),
+        legal_hold_at: s.retention.legal_hold.as_ref().map(|h| time(h.placed_at)),
+        recording_deleted_at: s.retention.deleted_at.map(time),
     }
 }

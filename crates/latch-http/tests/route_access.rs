@@ -120,6 +120,8 @@ const TABLE: &[(&str, &str, Rule)] = &[
     ("get", "/api/v1/sessions/{session}/events", FullLogin),
     ("post", "/api/v1/sessions/{session}/terminate", Perm(P::SessionsTerminate)),
     ("get", "/api/v1/sessions/{session}/watch", Perm(P::SessionsRead)),
+    ("post", "/api/v1/sessions/{session}/legal-hold", Perm(P::SessionsHold)),
+    ("delete", "/api/v1/sessions/{session}/legal-hold", Perm(P::SessionsHold)),
     ("post", "/api/v1/checkouts", UserOrScope(P::RequestsWrite, P::CredentialsCheckout)),
     ("get", "/api/v1/checkouts", PermOrUserOrScope(P::AuditRead, P::RequestsWrite, P::CredentialsCheckout)),
     ("get", "/api/v1/checkouts/{checkout}", PermOrUserOrScope(P::AuditRead, P::RequestsWrite, P::CredentialsCheckout)),

@@ -20,7 +20,7 @@
 
 use std::time::{Duration, Instant};
 
-use latch_domain::gateway_session::{GatewaySession, SessionEndReason, SessionEventEntry};
+use latch_domain::gateway_session::{GatewaySession, RecordingRetention, SessionEndReason, SessionEventEntry};
 use latch_domain::names::{HostAddress, TagName, TargetName};
 use latch_domain::target::{Protocol, Target, TargetSpec};
 use latch_domain::{AccountId, GatewaySessionId, PolicyId, TargetId, Timestamp, UserId};
@@ -108,6 +108,7 @@ fn session(number: u64, numbers: &mut Numbers) -> GatewaySession {
         recording: Some(format!("{}", id(3, number))),
         consent_accepted_at: None,
         node: "node-a".to_owned(),
+        retention: RecordingRetention::default(),
     }
 }
 

@@ -1,21 +1,23 @@
-//! Gateway sessions: one row per connection to a target, written when it starts and closed once when it ends.
+//! Gateway sessions: one row per connection to a target, written when it starts and closed once when it ends; then
+//! its recording's retention: due after its end plus the policy's days, held, deleted.
 
 use crate::codec::{corrupt, get, get_opt_parsed, get_parsed};
 use crate::filtered::Filtered;
 use crate::{Db, StoreError, Tx};
-use latch_domain::gateway_session::{GatewaySession, SessionEndReason};
+use latch_domain::gateway_session::{GatewaySession, LegalHold, RETENTION_DAY, RecordingRetention, SessionEndReason};
 use latch_domain::target::Protocol;
 use latch_domain::{GatewaySessionId, GrantId, Timestamp, UserId};
 use sqlx::any::AnyRow;
 
 const COLUMNS: &str = "id, user_id, username, target_id, target_name, account_id, account_name, grant_id, policy_id, \
      protocol, source, started_at, ended_at, end_reason, bytes_to_target, bytes_from_target, recording, \
-     consent_accepted_at, node";
+     consent_accepted_at, node, recording_retention_days, retain_until, legal_hold_reason, legal_hold_by, \
+     legal_hold_at, recording_deleted_at";
 
 pub async fn insert(tx: &mut Tx, session: &GatewaySession) -> Result<(), StoreError> {
     let sql = format!(
         "INSERT INTO gateway_sessions ({COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, \
-         $14, $15, $16, $17, $18, $19)"
+         $14, $15, $16, $17, $18, $19, $20, $21, $22, $23, $24, $25)"
     );
     sqlx::query(sqlx::AssertSqlSafe(sql))
         .bind(session.id.to_string())
@@ -37,6 +39,12 @@ pub async fn insert(tx: &mut Tx, session: &GatewaySession) -> Result<(), StoreEr
         .bind(session.recording.clone())
         .bind(session.consent_accepted_at.map(|t| t.as_millis()))
         .bind(session.node.clone())
+        .bind(session.retention.days.map(i64::from))
+        .bind(session.retention.retain_until.map(|t| t.as_millis()))
+        .bind(session.retention.legal_hold.as_ref().map(|h| h.reason.clone()))
+        .bind(session.retention.legal_hold.as_ref().map(|h| h.placed_by.clone()))
+        .bind(session.retention.legal_hold.as_ref().map(|h| h.placed_at.as_millis()))
+        .bind(session.retention.deleted_at.map(|t| t.as_millis()))
         .execute(tx.conn())
         .await
         .map_err(StoreError::on_write("gateway session"))?;
@@ -52,17 +60,19 @@ pub struct SessionEnd {
     pub bytes_from_target: i64,
 }
 
-/// Closes a live session; false when it was already closed.
+/// Closes a live session and sets when its recording becomes due for deletion: its end plus its retention days
+/// ([`RecordingRetention::due_at`]; NULL when kept forever); false when it was already closed.
 pub async fn end(tx: &mut Tx, id: GatewaySessionId, end: &SessionEnd) -> Result<bool, StoreError> {
     let result = sqlx::query(
-        "UPDATE gateway_sessions SET ended_at = $2, end_reason = $3, bytes_to_target = $4, bytes_from_target = $5 \
-         WHERE id = $1 AND ended_at IS NULL",
+        "UPDATE gateway_sessions SET ended_at = $2, end_reason = $3, bytes_to_target = $4, bytes_from_target = $5, \
+         retain_until = $2 + recording_retention_days * $6 WHERE id = $1 AND ended_at IS NULL",
     )
     .bind(id.to_string())
     .bind(end.at.as_millis())
     .bind(end.reason.as_str())
     .bind(end.bytes_to_target)
     .bind(end.bytes_from_target)
+    .bind(RETENTION_DAY.as_millis())
     .execute(tx.conn())
     .await?;
     Ok(result.rows_affected() == 1)
@@ -75,11 +85,13 @@ pub async fn end(tx: &mut Tx, id: GatewaySessionId, end: &SessionEnd) -> Result<
 /// closed without being reported.
 pub async fn end_abandoned(tx: &mut Tx, node: &str, at: Timestamp) -> Result<Vec<GatewaySessionId>, StoreError> {
     let rows = sqlx::query(
-        "UPDATE gateway_sessions SET ended_at = $2, end_reason = $3 WHERE ended_at IS NULL AND node = $1 RETURNING id",
+        "UPDATE gateway_sessions SET ended_at = $2, end_reason = $3, retain_until = $2 + recording_retention_days * $4 \
+         WHERE ended_at IS NULL AND node = $1 RETURNING id",
     )
     .bind(node.to_owned())
     .bind(at.as_millis())
     .bind(SessionEndReason::Abandoned.as_str())
+    .bind(RETENTION_DAY.as_millis())
     .fetch_all(tx.conn())
     .await?;
     rows.iter().map(|row| get_parsed(row, "id")).collect()
@@ -138,7 +150,12 @@ pub async fn list(db: &mut impl Db, filter: &SessionFilter) -> Result<Vec<Gatewa
         filtered.text("target_id IN (SELECT id FROM targets WHERE address = {})", host.clone());
     }
     if let Some(tag) = &filter.tag {
-        filtered.text("target_id IN (SELECT target_id FROM target_tags WHERE tag = {})", tag.clone());
+        // Correlated, so that the newest-first scan stops after a page instead of sorting every tagged session.
+        filtered.text(
+            "EXISTS (SELECT 1 FROM target_tags WHERE target_tags.target_id = gateway_sessions.target_id \
+             AND target_tags.tag = {})",
+            tag.clone(),
+        );
     }
     if let Some(protocol) = filter.protocol {
         filtered.text("protocol = {}", protocol.as_str().to_owned());
@@ -155,6 +172,97 @@ pub async fn list(db: &mut impl Db, filter: &SessionFilter) -> Result<Vec<Gatewa
     let select = format!("SELECT {COLUMNS} FROM gateway_sessions");
     let rows = filtered.fetch_page(db, &select, "started_at DESC, id", filter.limit, filter.offset).await?;
     rows.iter().map(session_from_row).collect()
+}
+
+/// A recording the retention sweep may delete: its session ended, its retention ran out, it is on no legal hold
+/// and not deleted yet.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DueRecording {
+    pub session_id: GatewaySessionId,
+    /// The recording's path relative to the recordings directory.
+    pub recording: String,
+    pub retain_until: Timestamp,
+}
+
+/// Up to `limit` recordings of sessions run on `node` that are due at `now`, oldest due first, after `after` (the
+/// last of the previous page) when given. Served by the partial index `gateway_sessions_recordings_due`.
+pub async fn recordings_due(
+    db: &mut impl Db,
+    node: &str,
+    now: Timestamp,
+    after: Option<&DueRecording>,
+    limit: i64,
+) -> Result<Vec<DueRecording>, StoreError> {
+    let (after_time, after_id) = match after {
+        Some(last) => (last.retain_until.as_millis(), last.session_id.to_string()),
+        None => (i64::MIN, String::new()),
+    };
+    let rows = sqlx::query(
+        "SELECT id, recording, retain_until FROM gateway_sessions WHERE node = $1 AND retain_until <= $2 \
+         AND recording_deleted_at IS NULL AND legal_hold_at IS NULL AND recording IS NOT NULL \
+         AND (retain_until > $3 OR (retain_until = $3 AND id > $4)) ORDER BY retain_until, id LIMIT $5",
+    )
+    .bind(node.to_owned())
+    .bind(now.as_millis())
+    .bind(after_time)
+    .bind(after_id)
+    .bind(limit)
+    .fetch_all(db.conn())
+    .await?;
+    rows.iter()
+        .map(|row| {
+            Ok(DueRecording {
+                session_id: get_parsed(row, "id")?,
+                recording: get(row, "recording")?,
+                retain_until: Timestamp::from_millis(get(row, "retain_until")?),
+            })
+        })
+        .collect()
+}
+
+/// Marks the recording of session `id` deleted at `at`, only if it is still due then, on no legal hold and not
+/// marked before; false otherwise. The row stays locked until `tx` ends, so a legal hold placed meanwhile waits
+/// for the deletion to commit (and is then refused) or roll back.
+pub async fn mark_recording_deleted(tx: &mut Tx, id: GatewaySessionId, at: Timestamp) -> Result<bool, StoreError> {
+    let result = sqlx::query(
+        "UPDATE gateway_sessions SET recording_deleted_at = $2 WHERE id = $1 AND retain_until <= $2 \
+         AND recording_deleted_at IS NULL AND legal_hold_at IS NULL",
+    )
+    .bind(id.to_string())
+    .bind(at.as_millis())
+    .execute(tx.conn())
+    .await?;
+    Ok(result.rows_affected() == 1)
+}
+
+/// Places `hold` on the recording of session `id`; false when the session is unknown, already held or its
+/// recording was deleted.
+pub async fn place_legal_hold(tx: &mut Tx, id: GatewaySessionId, hold: &LegalHold) -> Result<bool, StoreError> {
+    let result = sqlx::query(
+        "UPDATE gateway_sessions SET legal_hold_reason = $2, legal_hold_by = $3, legal_hold_at = $4 \
+         WHERE id = $1 AND legal_hold_at IS NULL AND recording_deleted_at IS NULL",
+    )
+    .bind(id.to_string())
+    .bind(hold.reason.clone())
+    .bind(hold.placed_by.clone())
+    .bind(hold.placed_at.as_millis())
+    .execute(tx.conn())
+    .await?;
+    Ok(result.rows_affected() == 1)
+}
+
+/// Releases the legal hold on session `id` placed at `placed_at`; false when there is no such hold (none, or
+/// another one since).
+pub async fn release_legal_hold(tx: &mut Tx, id: GatewaySessionId, placed_at: Timestamp) -> Result<bool, StoreError> {
+    let result = sqlx::query(
+        "UPDATE gateway_sessions SET legal_hold_reason = NULL, legal_hold_by = NULL, legal_hold_at = NULL \
+         WHERE id = $1 AND legal_hold_at = $2",
+    )
+    .bind(id.to_string())
+    .bind(placed_at.as_millis())
+    .execute(tx.conn())
+    .await?;
+    Ok(result.rows_affected() == 1)
 }
 
 fn session_from_row(row: &AnyRow) -> Result<GatewaySession, StoreError> {
@@ -183,5 +291,21 @@ fn session_from_row(row: &AnyRow) -> Result<GatewaySession, StoreError> {
         recording: get(row, "recording")?,
         consent_accepted_at: optional_time("consent_accepted_at")?,
         node: get(row, "node")?,
+        retention: RecordingRetention {
+            days: get::<Option<i64>>(row, "recording_retention_days")?
+                .map(u32::try_from)
+                .transpose()
+                .map_err(|_| StoreError::Corrupt("recording retention out of range".to_owned()))?,
+            retain_until: optional_time("retain_until")?,
+            legal_hold: match optional_time("legal_hold_at")? {
+                Some(placed_at) => Some(LegalHold {
+                    reason: get::<Option<String>>(row, "legal_hold_reason")?.unwrap_or_default(),
+                    placed_by: get::<Option<String>>(row, "legal_hold_by")?.unwrap_or_default(),
+                    placed_at,
+                }),
+                None => None,
+            },
+            deleted_at: optional_time("recording_deleted_at")?,
+        },
     })
 }

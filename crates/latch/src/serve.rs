@@ -4,8 +4,9 @@
 use crate::config::{self, Config, ConfigArgs, KeyFileSetting, UnsealConfig};
 use crate::incidents::HttpIncidentDirectory;
 use crate::recorded_events::RecordingsOnDisk;
+use crate::recording_retention::RecordingDirectories;
 use crate::siem::SiemExport;
-use crate::tasks::{AccessSweeper, ExpirySweeper, Tasks};
+use crate::tasks::{AccessSweeper, ExpirySweeper, RetentionSweeper, Tasks};
 use crate::tls::ServerTls;
 use crate::webhooks::WebhookDelivery;
 use crate::{UsageError, host_key, init, output, tls};
@@ -94,6 +95,7 @@ async fn serve_with_store(
     let app = App::new(store.clone(), Arc::new(SystemClock), config.app.clone());
     app.install_host_key_probe(Arc::new(SshHostKeyProbe));
     app.install_recorded_events(Arc::new(RecordingsOnDisk { dir: config.recordings.dir.clone() }));
+    app.install_recording_deleter(Arc::new(RecordingDirectories { dir: config.recordings.dir.clone() }));
     app.install_incident_directory(Arc::new(HttpIncidentDirectory::new(config.integrations.clone())?));
     let gateway_config = latch_ssh::GatewayConfig {
         listen: config.ssh.listen,
@@ -124,6 +126,7 @@ async fn serve_with_store(
     let mut tasks = Tasks::new(shutdown.clone());
     tasks.spawn(ExpirySweeper { app: app.clone(), every: ExpirySweeper::DEFAULT_INTERVAL });
     tasks.spawn(AccessSweeper { app: app.clone() });
+    tasks.spawn(RetentionSweeper { app: app.clone() });
     tasks.spawn(WebhookDelivery { app: app.clone(), webhooks: config.webhooks.clone() });
     for sink in &config.siem {
         tasks.spawn(SiemExport { app: app.clone(), sink: sink.clone(), stream: ExportStream::Audit });

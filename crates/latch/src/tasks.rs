@@ -185,6 +185,59 @@ impl Task for AccessSweeper {
     }
 }
 
+/// Deletes the recordings whose retention ran out (and that are on no legal hold): once at start, as soon as the
+/// vault is unsealed, then at a fixed interval.
+#[derive(Debug)]
+pub struct RetentionSweeper {
+    pub app: App,
+}
+
+impl RetentionSweeper {
+    /// Retention is counted in days; a recording deleted up to this much after it became due is on time.
+    pub const INTERVAL: Duration = Duration::from_secs(10 * 60);
+    /// How soon a sweep is tried again while the vault is sealed or after the sweep failed.
+    pub const RETRY: Duration = Duration::from_secs(5);
+
+    /// One sweep; whether it ran (a sealed vault or a failure leaves it to the retry; a recording that could not be
+    /// deleted is tried again at the next sweep).
+    async fn sweep_once(&self) -> bool {
+        match self.app.sweep_recordings().await {
+            Ok(sweep) => {
+                if sweep.failed > 0 {
+                    tracing::warn!(
+                        deleted = sweep.deleted,
+                        failed = sweep.failed,
+                        "some recordings past their retention could not be deleted; will retry"
+                    );
+                } else if sweep.deleted > 0 {
+                    tracing::info!(deleted = sweep.deleted, "deleted recordings past their retention");
+                }
+                true
+            }
+            Err(latch_app::AppError::Sealed) => false,
+            Err(err) => {
+                tracing::warn!(error = %err, detail = ?err, "the recording retention sweep failed; will retry");
+                false
+            }
+        }
+    }
+}
+
+impl Task for RetentionSweeper {
+    const NAME: &'static str = "retention-sweeper";
+
+    async fn run(self, shutdown: CancellationToken) -> anyhow::Result<()> {
+        let mut wait = Duration::ZERO;
+        loop {
+            tokio::select! {
+                () = shutdown.cancelled() => return Ok(()),
+                () = tokio::time::sleep(wait) => {}
+            }
+            wait = if self.sweep_once().await { Self::INTERVAL } else { Self::RETRY };
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

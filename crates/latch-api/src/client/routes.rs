@@ -393,6 +393,16 @@ impl Client {
         self.post_empty(path!("sessions", session, "terminate")).await
     }
 
+    /// Places a legal hold on the session's recording; answers with the session.
+    pub async fn hold_session(&self, session: &str, request: &LegalHoldRequest) -> Result<SessionView, ClientError> {
+        self.post(path!("sessions", session, "legal-hold"), request).await
+    }
+
+    /// Releases the legal hold on the session's recording; answers with the session.
+    pub async fn release_session(&self, session: &str) -> Result<SessionView, ClientError> {
+        self.json(self.request(Method::DELETE, path!("sessions", session, "legal-hold"))?).await
+    }
+
     /// Follows a live session as asciicast v2 lines (see [`ASCIICAST_CONTENT_TYPE`]) until it ends.
     pub async fn watch_session(&self, session: &str) -> Result<super::LineStream, ClientError> {
         self.lines(self.request(Method::GET, path!("sessions", session, "watch"))?).await

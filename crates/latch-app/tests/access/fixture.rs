@@ -82,6 +82,7 @@ pub fn rules(mode: AccessMode) -> PolicyRules {
         integration: None,
         forwarding: ForwardingRules::default(),
         consent_banner: None,
+        recording_retention_days: None,
     }
 }
 

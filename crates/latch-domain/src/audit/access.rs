@@ -84,6 +84,24 @@ pub enum AccessEvent {
     SessionWatched {
         session_id: GatewaySessionId,
     },
+    /// A legal hold was placed on a session's recording: it is kept until the hold is released.
+    LegalHoldPlaced {
+        session_id: GatewaySessionId,
+        reason: String,
+    },
+    /// The legal hold on a session's recording was released (its reason and who placed it when, for the record).
+    LegalHoldReleased {
+        session_id: GatewaySessionId,
+        hold_reason: String,
+        placed_by: String,
+        placed_at: Timestamp,
+    },
+    /// The retention sweep deleted a session's recording, which was due at `retain_until`.
+    RecordingDeleted {
+        session_id: GatewaySessionId,
+        recording: String,
+        retain_until: Timestamp,
+    },
     /// The gateway refused a connection; the person saw only "not allowed".
     ConnectionRefused {
         user_id: UserId,
@@ -191,6 +209,9 @@ impl AccessEvent {
             E::SessionEnded { .. } => "session.ended",
             E::SessionTerminated { .. } => "session.terminated",
             E::SessionWatched { .. } => "session.watched",
+            E::LegalHoldPlaced { .. } => "session.legal_hold_placed",
+            E::LegalHoldReleased { .. } => "session.legal_hold_released",
+            E::RecordingDeleted { .. } => "session.recording_deleted",
             E::ConnectionRefused { .. } => "session.refused",
             E::HostKeyPinned { .. } => "target.host_key_pinned",
             E::HostKeyMismatch { .. } => "target.host_key_mismatch",
@@ -261,6 +282,16 @@ impl AccessEvent {
             E::SessionWatched { session_id } => vec![("session_id", s(session_id))],
             E::SessionTerminated { session_id, requested_at, enforced_at } => {
                 vec![("session_id", s(session_id)), ("requested_at", t(requested_at)), ("enforced_at", t(enforced_at))]
+            }
+            E::LegalHoldPlaced { session_id, reason } => vec![("session_id", s(session_id)), ("reason", s(reason))],
+            E::LegalHoldReleased { session_id, hold_reason, placed_by, placed_at } => vec![
+                ("session_id", s(session_id)),
+                ("hold_reason", s(hold_reason)),
+                ("placed_by", s(placed_by)),
+                ("placed_at", t(placed_at)),
+            ],
+            E::RecordingDeleted { session_id, recording, retain_until } => {
+                vec![("session_id", s(session_id)), ("recording", s(recording)), ("retain_until", t(retain_until))]
             }
             E::ConnectionRefused { user_id, target, account, reason } => {
                 vec![("user_id", s(user_id)), ("target", s(target)), ("account", s(account)), ("reason", s(reason))]

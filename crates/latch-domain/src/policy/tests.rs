@@ -112,6 +112,7 @@ impl P {
                     integration: None,
                     forwarding: ForwardingRules::default(),
                     consent_banner: None,
+                    recording_retention_days: None,
                 },
             },
             created_at: NOW,
@@ -402,4 +403,14 @@ fn spec_validation() {
     let mut blank_banner = base();
     blank_banner.rules.consent_banner = Some("  ".to_owned());
     assert!(blank_banner.normalized().is_err());
+    let retention = |days: Option<u32>| {
+        let mut spec = base();
+        spec.rules.recording_retention_days = days;
+        spec.normalized().is_ok()
+    };
+    assert!(retention(None), "no retention keeps recordings forever");
+    assert!(retention(Some(1)));
+    assert!(retention(Some(MAX_RECORDING_RETENTION_DAYS)));
+    assert!(!retention(Some(0)), "zero days would delete a recording as soon as the session ends");
+    assert!(!retention(Some(MAX_RECORDING_RETENTION_DAYS + 1)));
 }

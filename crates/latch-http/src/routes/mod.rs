@@ -83,6 +83,7 @@ pub(crate) fn register(router: OpenApiRouter<HttpState>) -> OpenApiRouter<HttpSt
         .routes(routes!(sessions::events))
         .routes(routes!(sessions::terminate))
         .routes(routes!(sessions::watch))
+        .routes(routes!(sessions::hold, sessions::release))
         .routes(routes!(checkouts::list, checkouts::create))
         .routes(routes!(checkouts::get))
         .routes(routes!(checkouts::reveal))

@@ -140,6 +140,7 @@ async fn draft(app: &App, request: PolicyRequest) -> Result<PolicyDraft, ApiErro
             agent: request.allow_agent_forwarding,
         },
         consent_banner: request.consent_banner,
+        recording_retention_days: request.recording_retention_days,
     };
     Ok(PolicyDraft {
         name: request.name,

@@ -1,6 +1,8 @@
 use crate::HttpState;
 use crate::error::ApiResult;
-use crate::guard::{Access, Need, Params, Rule, SessionsReadOrOwn, SessionsTerminate, Signed};
+use crate::guard::{
+    Access, Body as JsonBody, Need, Params, Rule, SessionsHold, SessionsReadOrOwn, SessionsTerminate, Signed,
+};
 use crate::views;
 use axum::Json;
 use axum::body::Body;
@@ -8,8 +10,8 @@ use axum::extract::{Path, State};
 use axum::http::header;
 use axum::response::{IntoResponse, Response};
 use latch_api::{
-    ASCIICAST_CONTENT_TYPE, ErrorBody, SessionEventListView, SessionEventParams, SessionListParams, SessionListView,
-    SessionView,
+    ASCIICAST_CONTENT_TYPE, ErrorBody, LegalHoldRequest, SessionEventListView, SessionEventParams, SessionListParams,
+    SessionListView, SessionView,
 };
 use latch_app::{LiveOutputKind, MAX_REPORT_PAGE, SessionQuery, SessionWatch, WatchEvent};
 use latch_domain::permission::Permission;
@@ -87,6 +89,33 @@ pub(crate) async fn terminate(
     Path(id): Path<String>,
 ) -> ApiResult<Json<SessionView>> {
     Ok(Json(views::session(&state.app.terminate_session(&need.principal, &id, &need.ctx).await?)))
+}
+
+/// Places a legal hold on a session's recording: it is never deleted, whatever its retention, until the hold is
+/// released. Audited; a session already held, or whose recording was deleted, is a conflict.
+#[utoipa::path(post, path = "/api/v1/sessions/{session}/legal-hold", tag = "sessions",
+    params(("session" = String, Path)), request_body = LegalHoldRequest,
+    responses((status = 200, body = SessionView), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)))]
+pub(crate) async fn hold(
+    State(state): State<HttpState>,
+    need: Need<SessionsHold>,
+    Path(id): Path<String>,
+    JsonBody(request): JsonBody<LegalHoldRequest>,
+) -> ApiResult<Json<SessionView>> {
+    Ok(Json(views::session(&state.app.place_legal_hold(&need.principal, &id, &request.reason, &need.ctx).await?)))
+}
+
+/// Releases the legal hold on a session's recording; its retention applies again (a recording already past it is
+/// deleted at the next retention sweep). Audited.
+#[utoipa::path(delete, path = "/api/v1/sessions/{session}/legal-hold", tag = "sessions",
+    params(("session" = String, Path)),
+    responses((status = 200, body = SessionView), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)))]
+pub(crate) async fn release(
+    State(state): State<HttpState>,
+    need: Need<SessionsHold>,
+    Path(id): Path<String>,
+) -> ApiResult<Json<SessionView>> {
+    Ok(Json(views::session(&state.app.release_legal_hold(&need.principal, &id, &need.ctx).await?)))
 }
 
 /// Follows a live session's terminals as they are used, as an asciicast v2 stream: a header line, then one line

@@ -311,6 +311,7 @@ pub fn standing_rules() -> PolicyRules {
         integration: None,
         forwarding: ForwardingRules::default(),
         consent_banner: None,
+        recording_retention_days: None,
     }
 }
 

@@ -83,7 +83,8 @@ async fn an_exec_session_logs_its_command_line_and_records_its_output_byte_for_b
     let manifest_bytes = std::fs::read(directory.join(latch_recording::MANIFEST_FILE)).unwrap();
     let manifest = latch_recording::RecordingManifest::parse(&manifest_bytes).unwrap();
     let names: Vec<&str> = manifest.files.iter().map(|file| file.name.as_str()).collect();
-    assert_eq!(names, ["channel-0.stream", "events.jsonl"]);
+    let stream_name = streams[0].file_name().unwrap().to_string_lossy().into_owned();
+    assert_eq!(names, [stream_name.as_str(), "events.jsonl"]);
     assert_eq!((manifest.session.user.as_str(), manifest.session.end_reason.as_str()), ("alice", "client_closed"));
     assert_eq!(latch_recording::check_files(&directory, &manifest).await, []);
     let pem = std::fs::read_to_string(directory.join(latch_recording::MANIFEST_SIGNATURE_FILE)).unwrap();

@@ -77,7 +77,7 @@ async fn an_auditor_sees_a_live_shell_as_it_happens_until_the_session_ends() {
     assert!(watched[0].details.contains(&session_id), "{}", watched[0].details);
 
     stdin.write_all(b"echo watch-$((6*7))\n").await.unwrap();
-    let (_, input) = watch_until(&mut watch, "watch-42", Duration::from_secs(2)).await;
+    let (_, input) = watch_until(&mut watch, "watch-42", Duration::from_secs(10)).await;
     assert_eq!(input, "", "typed input is shown only when the policy records it");
 
     exit_shell(client, stdin).await;
@@ -101,7 +101,7 @@ async fn typed_input_is_shown_when_the_policy_records_it() {
         gateway.test_app.app.watch_session(&auditor, &session_id, &RequestContext::default()).await.unwrap();
 
     stdin.write_all(b"echo watch-$((6*7))\n").await.unwrap();
-    let (_, input) = watch_until(&mut watch, "watch-42", Duration::from_secs(2)).await;
+    let (_, input) = watch_until(&mut watch, "watch-42", Duration::from_secs(10)).await;
     assert!(input.contains("echo watch-$((6*7))"), "{input:?}");
 
     exit_shell(client, stdin).await;

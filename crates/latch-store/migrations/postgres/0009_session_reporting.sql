@@ -23,3 +23,4 @@ CREATE INDEX gateway_sessions_target_started ON gateway_sessions (target_id, sta
 CREATE INDEX gateway_sessions_target_name_started ON gateway_sessions (target_name, started_at);
 CREATE INDEX gateway_sessions_protocol_started ON gateway_sessions (protocol, started_at);
 CREATE INDEX gateway_sessions_reason_started ON gateway_sessions (end_reason, started_at);
+CREATE INDEX gateway_sessions_live_started ON gateway_sessions (started_at) WHERE ended_at IS NULL;

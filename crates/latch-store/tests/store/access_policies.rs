@@ -40,6 +40,7 @@ fn plain_rules(mode: AccessMode) -> PolicyRules {
         integration: None,
         forwarding: ForwardingRules::default(),
         consent_banner: None,
+        recording_retention_days: None,
     }
 }
 
@@ -94,6 +95,7 @@ pub async fn check_policies(store: Store) -> anyhow::Result<()> {
                 integration: Some("servicenow".to_owned()),
                 forwarding: ForwardingRules { local: true, remote: true, agent: true },
                 consent_banner: Some("Authorised use only.\nSessions are recorded.".to_owned()),
+                recording_retention_days: Some(36_500),
             },
         },
         1_000,
@@ -134,6 +136,7 @@ pub async fn check_policies(store: Store) -> anyhow::Result<()> {
                 mfa_to_request: true,
                 record_input: true,
                 forwarding: ForwardingRules { local: true, remote: false, agent: true },
+                recording_retention_days: Some(7),
                 ..plain_rules(AccessMode::OnRequest(ApprovalRule { approvals_required: 0, approver_group: None }))
             },
         },
@@ -218,6 +221,7 @@ pub async fn check_policies(store: Store) -> anyhow::Result<()> {
             integration: None,
             forwarding: ForwardingRules { local: false, remote: true, agent: false },
             consent_banner: None,
+            recording_retention_days: None,
         },
     }
     .normalized()?;

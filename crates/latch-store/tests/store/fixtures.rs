@@ -5,7 +5,7 @@ use latch_domain::account::{Account, AccountSpec, SecretKind};
 use latch_domain::api_account::{ApiAccount, SourceRanges};
 use latch_domain::audit::ChainMac;
 use latch_domain::auth_session::{AuthSession, AuthSessionKind, AuthSessionStage};
-use latch_domain::gateway_session::GatewaySession;
+use latch_domain::gateway_session::{GatewaySession, RecordingRetention};
 use latch_domain::grant::{Grant, GrantOrigin};
 use latch_domain::lockout::LockoutState;
 use latch_domain::names::{AccountName, ApiAccountName, GroupName, HostAddress, TagName, TargetName, Username};
@@ -281,6 +281,7 @@ pub fn gateway_session(
         recording: None,
         consent_accepted_at: None,
         node: node.to_owned(),
+        retention: RecordingRetention::default(),
     }
 }
 

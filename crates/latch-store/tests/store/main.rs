@@ -16,6 +16,7 @@ mod harness;
 mod identity;
 mod inventory;
 mod machine_identities;
+mod retention;
 mod session_reports;
 mod siem_cursors;
 mod ssh_keys;
@@ -89,4 +90,7 @@ on_both_backends! {
     session_reports::check_session_events => session_events_sqlite, session_events_postgres;
     break_glass::check_break_glass_grants_and_sessions =>
         break_glass_grants_and_sessions_sqlite, break_glass_grants_and_sessions_postgres;
+    retention::check_recordings_due => recordings_due_sqlite, recordings_due_postgres;
+    retention::check_recordings_due_in_pages => recordings_due_in_pages_sqlite, recordings_due_in_pages_postgres;
+    retention::check_legal_holds => legal_holds_sqlite, legal_holds_postgres;
 }

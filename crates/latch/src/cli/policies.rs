@@ -129,6 +129,10 @@ fn print_policy(policy: &PolicyView) -> std::io::Result<()> {
         ("integration", show::optional(policy.integration.as_deref())),
         ("flags", show::list(&flags)),
         ("consent banner", show::optional(policy.consent_banner.as_deref())),
+        (
+            "recording retention",
+            policy.recording_retention_days.map_or_else(|| "forever".to_owned(), |days| format!("{days} days")),
+        ),
         ("created", policy.created_at.clone()),
         ("updated", policy.updated_at.clone()),
     ])

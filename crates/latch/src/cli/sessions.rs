@@ -5,8 +5,8 @@ use crate::output;
 use anyhow::Context;
 use latch_api::client::Client;
 use latch_api::{
-    AsciicastEventView, AsciicastHeaderView, SessionEventListView, SessionEventParams, SessionListParams,
-    SessionListView, SessionView,
+    AsciicastEventView, AsciicastHeaderView, LegalHoldRequest, SessionEventListView, SessionEventParams,
+    SessionListParams, SessionListView, SessionView,
 };
 use std::io::Write;
 use std::process::ExitCode;
@@ -72,6 +72,17 @@ enum SessionsCommand {
     },
     /// End a live session now.
     Terminate { session: String },
+    /// Place a legal hold on a session's recording (needs sessions:hold): it is never deleted, whatever its
+    /// retention, until released. Audited.
+    Hold {
+        session: String,
+        /// Why, such as a case or ticket reference.
+        #[arg(long)]
+        reason: String,
+    },
+    /// Release the legal hold on a session's recording (needs sessions:hold); its retention applies again, so a
+    /// recording already past it is deleted at the next retention sweep. Audited.
+    Release { session: String },
     /// Follow a live session's terminal output as it happens (needs sessions:read), until the session ends (exit
     /// 0) or Ctrl-C (exit 130). The watch is recorded in the audit log.
     Watch {
@@ -92,6 +103,13 @@ pub async fn run(args: SessionsArgs) -> anyhow::Result<ExitCode> {
         }
         Some(SessionsCommand::Terminate { session }) => {
             show::result(json, &client.terminate_session(&session).await?, print_session)?;
+        }
+        Some(SessionsCommand::Hold { session, reason }) => {
+            let held = client.hold_session(&session, &LegalHoldRequest { reason }).await?;
+            show::result(json, &held, print_session)?;
+        }
+        Some(SessionsCommand::Release { session }) => {
+            show::result(json, &client.release_session(&session).await?, print_session)?;
         }
         Some(SessionsCommand::Watch { session, asciicast }) => {
             return tokio::select! {
@@ -232,5 +250,18 @@ fn print_session(session: &SessionView) -> std::io::Result<()> {
         ("recorded", show::yes_no(session.recorded)),
         ("consent accepted", show::optional(session.consent_accepted_at.as_deref())),
         ("node", session.node.clone()),
+        ("retention", session.recording_retention_days.map_or_else(|| "forever".to_owned(), |d| format!("{d} days"))),
+        ("retain until", show::optional(session.retain_until.as_deref())),
+        ("legal hold", legal_hold(session)),
+        ("recording deleted", show::optional(session.recording_deleted_at.as_deref())),
     ])
+}
+
+/// `REASON (by WHO at WHEN)`, or `-` when the recording is not on legal hold.
+fn legal_hold(session: &SessionView) -> String {
+    match (&session.legal_hold_reason, &session.legal_hold_by, &session.legal_hold_at) {
+        (Some(reason), Some(by), Some(at)) => format!("{reason} (by {by} at {at})"),
+        (Some(reason), _, _) => reason.clone(),
+        _ => show::optional(None),
+    }
 }
