@@ -5,6 +5,7 @@
 #![expect(clippy::expect_used, reason = "test helpers fail the test by panicking")]
 
 #[path = "access/fixture.rs"]
+#[macro_use]
 mod fixture;
 
 use fixture::{
@@ -21,25 +22,6 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tokio::sync::Barrier;
 use tokio::task::JoinHandle;
-
-/// Generates a `sqlite` and a `postgres` test from one async check.
-macro_rules! on_both {
-    ($($name:ident),* $(,)?) => {
-        mod sqlite {
-            $(#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn $name() { super::$name(latch_testkit::app::TestApp::sqlite().await.expect("app")).await; })*
-        }
-        mod postgres {
-            $(#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn $name() {
-                match latch_testkit::app::TestApp::postgres(stringify!($name)).await.expect("postgres app") {
-                    Some(t) => super::$name(t).await,
-                    None => eprintln!("skipped: PostgreSQL is not available"),
-                }
-            })*
-        }
-    };
-}
 
 on_both!(
     policy_refusals_say_why,

@@ -5,6 +5,7 @@
 #![expect(clippy::expect_used, reason = "test helpers fail the test by panicking")]
 
 #[path = "access/fixture.rs"]
+#[macro_use]
 #[expect(dead_code, reason = "the fixture serves the access tests too; this suite uses part of it")]
 mod fixture;
 
@@ -20,25 +21,6 @@ use latch_app::{
 use latch_testkit::app::TestApp;
 use std::sync::Arc;
 use tokio::sync::Barrier;
-
-/// Generates a `sqlite` and a `postgres` test from one async check.
-macro_rules! on_both {
-    ($($name:ident),* $(,)?) => {
-        mod sqlite {
-            $(#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn $name() { super::$name(latch_testkit::app::TestApp::sqlite().await.expect("app")).await; })*
-        }
-        mod postgres {
-            $(#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn $name() {
-                match latch_testkit::app::TestApp::postgres(stringify!($name)).await.expect("postgres app") {
-                    Some(t) => super::$name(t).await,
-                    None => eprintln!("skipped: PostgreSQL is not available"),
-                }
-            })*
-        }
-    };
-}
 
 on_both!(
     only_policies_that_allow_reveal_let_people_check_out,

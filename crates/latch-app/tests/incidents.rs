@@ -8,6 +8,7 @@
 #![expect(clippy::expect_used, clippy::panic, reason = "test helpers fail the test by panicking")]
 
 #[path = "access/fixture.rs"]
+#[macro_use]
 #[expect(dead_code, reason = "the fixture serves the access tests too; this suite uses part of it")]
 mod fixture;
 
@@ -30,24 +31,6 @@ use std::future::Future;
 use std::pin::Pin;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
-
-macro_rules! on_both {
-    ($($name:ident),* $(,)?) => {
-        mod sqlite {
-            $(#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn $name() { super::$name(latch_testkit::app::TestApp::sqlite().await.expect("app")).await; })*
-        }
-        mod postgres {
-            $(#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn $name() {
-                match latch_testkit::app::TestApp::postgres(stringify!($name)).await.expect("postgres app") {
-                    Some(t) => super::$name(t).await,
-                    None => eprintln!("skipped: PostgreSQL is not available"),
-                }
-            })*
-        }
-    };
-}
 
 on_both!(
     requesters_see_the_open_tasks_of_their_policies_only,

@@ -6,6 +6,7 @@
 #![expect(clippy::expect_used, reason = "test helpers fail the test by panicking")]
 
 #[path = "access/fixture.rs"]
+#[macro_use]
 #[expect(dead_code, reason = "the fixture serves the access tests too; this suite uses part of it")]
 mod fixture;
 
@@ -16,25 +17,6 @@ use latch_app::domain::permission::Role;
 use latch_app::domain::policy::{AccessMode, PolicyRules};
 use latch_app::{App, AppError, LiveSession, Principal, SessionStart, SessionTraffic};
 use latch_testkit::app::TestApp;
-
-/// Generates a `sqlite` and a `postgres` test from one async check.
-macro_rules! on_both {
-    ($($name:ident),* $(,)?) => {
-        mod sqlite {
-            $(#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn $name() { super::$name(latch_testkit::app::TestApp::sqlite().await.expect("app")).await; })*
-        }
-        mod postgres {
-            $(#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn $name() {
-                match latch_testkit::app::TestApp::postgres(stringify!($name)).await.expect("postgres app") {
-                    Some(t) => super::$name(t).await,
-                    None => eprintln!("skipped: PostgreSQL is not available"),
-                }
-            })*
-        }
-    };
-}
 
 on_both!(
     sessions_keep_the_retention_of_the_policy_they_started_under,

@@ -1,5 +1,25 @@
 //! Building blocks of the access tests: people, inventory, policies, requests, gateway sessions and audit lookups.
 
+/// Generates a `sqlite` and a `postgres` test from one async check (the suites include this file with
+/// `#[macro_use]`).
+macro_rules! on_both {
+    ($($name:ident),* $(,)?) => {
+        mod sqlite {
+            $(#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn $name() { super::$name(latch_testkit::app::TestApp::sqlite().await.expect("app")).await; })*
+        }
+        mod postgres {
+            $(#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn $name() {
+                match latch_testkit::app::TestApp::postgres(stringify!($name)).await.expect("postgres app") {
+                    Some(t) => super::$name(t).await,
+                    None => eprintln!("skipped: PostgreSQL is not available"),
+                }
+            })*
+        }
+    };
+}
+
 use latch_app::domain::access_request::RequestStatus;
 use latch_app::domain::gateway_session::SessionEndReason;
 use latch_app::domain::names::{AccountName, TargetName};
