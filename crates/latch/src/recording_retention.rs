@@ -2,10 +2,12 @@
 
 use std::future::Future;
 use std::io::ErrorKind;
-use std::path::{Component, Path, PathBuf};
+use std::path::PathBuf;
 use std::pin::Pin;
 
 use latch_app::RecordingDeleter;
+
+use crate::recording_path::session_directory;
 
 /// Deletes session recording directories under the recordings directory.
 #[derive(Debug)]
@@ -25,14 +27,11 @@ impl RecordingDirectories {
     /// nothing outside the recordings directory (or the directory itself) is ever deleted; so is a symbolic link or
     /// a file where the directory should be. A directory that is already gone is fine.
     async fn remove(&self, recording: &str) -> Result<(), String> {
-        let relative = Path::new(recording);
-        let mut components = relative.components();
-        let (Some(Component::Normal(_)), None) = (components.next(), components.next()) else {
+        let Some(path) = session_directory(&self.dir, recording) else {
             return Err(format!(
                 "refusing to delete {recording:?}: not one directory name in the recordings directory"
             ));
         };
-        let path = self.dir.join(relative);
         let metadata = match tokio::fs::symlink_metadata(&path).await {
             Ok(metadata) => metadata,
             Err(error) if error.kind() == ErrorKind::NotFound => return Ok(()),
@@ -63,6 +62,7 @@ mod tests {
         SessionStart, SessionTraffic,
     };
     use latch_testkit::app::{ADMIN_PASSWORD, TestApp, USER_PASSWORD, login};
+    use std::path::Path;
     use std::sync::Arc;
 
     #[tokio::test]

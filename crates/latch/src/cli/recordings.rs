@@ -15,6 +15,8 @@ use serde::Serialize;
 use super::exit::EXIT_PROBLEMS_FOUND;
 use super::{OutputArgs, show};
 use crate::config::RECORDING_SIGNING_KEY;
+use crate::host_key::public_key_path;
+use crate::recording_path::session_directory;
 
 /// `latch recordings`
 #[derive(clap::Args, Debug)]
@@ -77,11 +79,8 @@ pub async fn run(args: RecordingsArgs) -> anyhow::Result<ExitCode> {
 
 async fn verify(args: VerifyArgs) -> anyhow::Result<ExitCode> {
     let dir = args.dir.clone().unwrap_or_else(|| args.data_dir.join("recordings"));
-    let key_path = args.public_key.clone().unwrap_or_else(|| {
-        let mut name = args.data_dir.join(RECORDING_SIGNING_KEY).into_os_string();
-        name.push(".pub");
-        name.into()
-    });
+    let key_path =
+        args.public_key.clone().unwrap_or_else(|| public_key_path(&args.data_dir.join(RECORDING_SIGNING_KEY)));
     let text = std::fs::read_to_string(&key_path)
         .with_context(|| format!("cannot read the public recording key {}", key_path.display()))?;
     let key = PublicKey::from_openssh(text.trim())
@@ -111,11 +110,10 @@ fn session_directories(dir: &Path) -> anyhow::Result<Vec<String>> {
 
 async fn verify_session(dir: &Path, session: &str, key: &PublicKey) -> Verdict {
     let mut verdict = Verdict { session: session.to_owned(), who: None, end_reason: None, files: 0, problems: vec![] };
-    if session.is_empty() || session.contains('/') || session.starts_with('.') {
+    let Some(directory) = session_directory(dir, session) else {
         verdict.problems.push("not a session id".to_owned());
         return verdict;
-    }
-    let directory = dir.join(session);
+    };
     if !directory.is_dir() {
         verdict.problems.push(format!("no recording directory {}", directory.display()));
         return verdict;
