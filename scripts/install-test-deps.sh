@@ -3,7 +3,10 @@
 #
 #   - openssh-server, openssh-client   real sshd/ssh peers for the SSH tests
 #   - PostgreSQL server binaries        initdb/pg_ctl/postgres/psql for the PostgreSQL store tests
+#   - chromium, chromium-driver         headless browser for the web UI's end-to-end tests
 #   - clippy and rustfmt                for scripts/test.sh
+#   - s3s-fs (cargo install)            a real S3 API server for the recording storage tests
+#   - azurite (npm ci, lockfile)        a real Azure Blob server, in scripts/test-peers/node_modules
 #
 # Idempotent: when everything is present it touches neither apt nor rustup (fast path).
 # Must run as root when something has to be installed.
@@ -53,6 +56,12 @@ if ! postgres_server_present; then
 elif ! psql_present; then
     missing_packages+=(postgresql-client-15)
 fi
+if ! command -v chromium >/dev/null 2>&1; then
+    missing_packages+=(chromium)
+fi
+if ! command -v chromedriver >/dev/null 2>&1; then
+    missing_packages+=(chromium-driver)
+fi
 # The PostgreSQL test helper drops root with runuser and creates its user with useradd.
 if [[ "$(id -u)" == 0 ]]; then
     command -v runuser >/dev/null 2>&1 || missing_packages+=(util-linux)
@@ -99,4 +108,28 @@ else
     log "installing rust components: ${missing_components[*]}"
     rustup component add "${missing_components[@]}"
     log "installed rust components: ${missing_components[*]}"
+fi
+
+# S3-compatible server for the recording storage tests (about 5 minutes to build once). 0.14.1 is the newest release
+# this compiler builds.
+if command -v s3s-fs >/dev/null 2>&1; then
+    log "s3s-fs: present"
+else
+    log "installing s3s-fs 0.14.1"
+    cargo install s3s-fs --version 0.14.1 --features binary --locked
+    log "installed s3s-fs"
+fi
+
+# Azure Blob server (Azurite) from the lockfile in scripts/test-peers; tests find it in node_modules/.bin.
+peers="$(cd "$(dirname "${BASH_SOURCE[0]}")/test-peers" && pwd)"
+if [[ -x "$peers/node_modules/.bin/azurite-blob" ]]; then
+    log "azurite: present"
+else
+    if ! command -v npm >/dev/null 2>&1; then
+        log "npm not found: install Node.js 20 and npm to run the Azure Blob tests" >&2
+        exit 1
+    fi
+    log "installing azurite from $peers/package-lock.json"
+    npm ci --prefix "$peers" --no-audit --no-fund
+    log "installed azurite"
 fi
