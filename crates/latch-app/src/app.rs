@@ -78,6 +78,8 @@ struct Inner {
     incident_directory: std::sync::OnceLock<Arc<dyn IncidentDirectory>>,
     recorded_events: std::sync::OnceLock<Arc<dyn RecordedEvents>>,
     recording_deleter: std::sync::OnceLock<Arc<dyn RecordingDeleter>>,
+    upload_backlog: Mutex<Option<crate::recording_storage::UploadBacklog>>,
+    recording_storage: std::sync::OnceLock<&'static str>,
 }
 
 /// Key material held while the vault is unsealed; dropped (and zeroized) on seal.
@@ -103,6 +105,8 @@ impl App {
                 incident_directory: std::sync::OnceLock::new(),
                 recorded_events: std::sync::OnceLock::new(),
                 recording_deleter: std::sync::OnceLock::new(),
+                upload_backlog: Mutex::new(None),
+                recording_storage: std::sync::OnceLock::new(),
             }),
         }
     }
@@ -141,6 +145,20 @@ impl App {
     /// Installs what deletes recordings whose retention ran out (done once by the binary).
     pub fn install_recording_deleter(&self, deleter: Arc<dyn RecordingDeleter>) {
         let _ = self.inner.recording_deleter.set(deleter);
+    }
+
+    /// Names the kind of recording storage this node copies recordings to (`s3`, `azure`, `local`; done once by
+    /// the binary when one is configured).
+    pub fn install_recording_storage(&self, kind: &'static str) {
+        let _ = self.inner.recording_storage.set(kind);
+    }
+
+    pub(crate) fn recording_storage(&self) -> Option<&'static str> {
+        self.inner.recording_storage.get().copied()
+    }
+
+    pub(crate) fn upload_backlog_slot(&self) -> &Mutex<Option<crate::recording_storage::UploadBacklog>> {
+        &self.inner.upload_backlog
     }
 
     pub(crate) fn recording_deleter(&self) -> Option<&Arc<dyn RecordingDeleter>> {

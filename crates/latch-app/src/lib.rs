@@ -28,6 +28,7 @@ mod notifications;
 mod policies;
 mod principal;
 mod reconcile;
+mod recording_storage;
 mod retention;
 mod session_reports;
 mod sessions;
@@ -62,6 +63,7 @@ pub use live_sessions::{
 };
 pub use policies::{PolicyDetails, PolicyDraft};
 pub use principal::{AuthenticatedApiAccount, AuthenticatedUser, Principal};
+pub use recording_storage::{StoredRecording, UploadBacklog};
 pub use retention::{RecordingDeleter, RetentionSweep};
 pub use session_reports::{MAX_REPORT_PAGE, RecordedEvents, SessionQuery};
 pub use sessions::{SessionWatch, WatchEvent};

@@ -18,6 +18,13 @@ pub trait RecordedEvents: Send + Sync + Debug {
     /// The entries of the event log of `recording` (the session's recording path); none when it cannot be read.
     fn events_of<'a>(&'a self, recording: &'a str)
     -> Pin<Box<dyn Future<Output = Vec<SessionEventEntry>> + Send + 'a>>;
+
+    /// Seals the recording of `session`, closed as abandoned, so that it can be verified and uploaded like any
+    /// finished one; an error says why it could not be.
+    fn seal_abandoned<'a>(
+        &'a self,
+        session: &'a GatewaySession,
+    ) -> Pin<Box<dyn Future<Output = Result<(), String>> + Send + 'a>>;
 }
 
 /// The most rows one page holds.

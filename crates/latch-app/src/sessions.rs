@@ -164,6 +164,7 @@ impl App {
         let now = self.now();
         let mut tx = self.store().begin().await?;
         let closed = latch_store::gateway_sessions::end_abandoned(&mut tx, &self.config().node_name, now).await?;
+        let mut sessions = Vec::with_capacity(closed.len());
         for session_id in &closed {
             let event = AccessEvent::SessionEnded {
                 session_id: *session_id,
@@ -171,13 +172,23 @@ impl App {
             };
             self.audit(&mut tx, &RequestContext::default(), &AuditActor::System, AuditEvent::Access(event)).await?;
             let session = latch_store::gateway_sessions::find(&mut tx, *session_id).await?;
-            let recording = session.and_then(|session| session.recording);
+            let recording = session.as_ref().and_then(|session| session.recording.as_deref());
             if let (Some(reader), Some(recording)) = (self.recorded_events(), recording) {
-                let events = reader.events_of(&recording).await;
+                let events = reader.events_of(recording).await;
                 latch_store::session_events::insert_all(&mut tx, *session_id, &events).await?;
             }
+            sessions.extend(session);
         }
         tx.commit().await?;
+        // Sealed once the end is committed, so the manifest says what the store says; a recording that cannot be
+        // sealed stays in the spool, unsealed, and `recordings verify` reports it.
+        if let Some(reader) = self.recorded_events() {
+            for session in sessions.iter().filter(|session| session.recording.is_some()) {
+                if let Err(error) = reader.seal_abandoned(session).await {
+                    tracing::error!(session = %session.id, %error, "cannot seal the recording of an abandoned session");
+                }
+            }
+        }
         Ok(closed.len())
     }
 

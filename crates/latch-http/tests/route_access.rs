@@ -122,6 +122,8 @@ const TABLE: &[(&str, &str, Rule)] = &[
     ("get", "/api/v1/sessions/{session}/watch", Perm(P::SessionsRead)),
     ("post", "/api/v1/sessions/{session}/legal-hold", Perm(P::SessionsHold)),
     ("delete", "/api/v1/sessions/{session}/legal-hold", Perm(P::SessionsHold)),
+    ("put", "/api/v1/recordings/storage-credential", Perm(P::Admin)),
+    ("get", "/api/v1/recordings/backlog", Perm(P::RecordingsRead)),
     ("post", "/api/v1/checkouts", UserOrScope(P::RequestsWrite, P::CredentialsCheckout)),
     ("get", "/api/v1/checkouts", PermOrUserOrScope(P::AuditRead, P::RequestsWrite, P::CredentialsCheckout)),
     ("get", "/api/v1/checkouts/{checkout}", PermOrUserOrScope(P::AuditRead, P::RequestsWrite, P::CredentialsCheckout)),

@@ -21,6 +21,9 @@
 //! finished session's [`RecordingManifest`] lists each file's chunks and chain head, and [`check_files`] names
 //! any changed, reordered, missing or added chunk or file. Signing the manifest is the caller's part.
 //!
+//! Storage: [`RecordingStorage`] copies a sealed recording from the node's spool to a local directory, an
+//! S3-compatible bucket or an Azure Blob container (`object_store`), and reads, lists and deletes stored ones.
+//!
 //! Fail-closed contract: every write error is returned to the caller, never swallowed or retried, and a writer
 //! that failed once refuses all further work ([`RecordingError::WriterFailed`]). A session that cannot be recorded
 //! must be ended by the caller.
@@ -35,6 +38,7 @@ mod events;
 mod manifest;
 mod reader;
 mod sink;
+mod storage;
 mod utf8;
 
 pub use asciicast::{AsciicastHeader, AsciicastWriter, RecordingSummary};
@@ -57,3 +61,7 @@ pub use reader::{
     AsciicastEvent, AsciicastEventData, AsciicastRecording, EventLog, read_asciicast, read_event_log, replay_output,
 };
 pub use sink::{BUFFER_LIMIT, FLUSH_INTERVAL};
+pub use storage::{
+    AzureBackend, LocalBackend, MULTIPART_PART_SIZE, MULTIPART_THRESHOLD, RecordingStorage, S3Backend, StorageBackend,
+    StorageError, StorageSecret, StoredFile, UploadSummary,
+};

@@ -27,6 +27,7 @@ pub mod policies;
 pub mod rotation_queue;
 pub mod session_events;
 pub mod siem_cursors;
+pub mod system_secrets;
 pub mod targets;
 pub mod user_ssh_keys;
 pub mod users;

@@ -1,9 +1,12 @@
 //! Test helpers shared by Latch's crates: a ready application on SQLite or PostgreSQL with a
-//! manual clock, a throwaway PostgreSQL cluster and a throwaway OpenSSH server.
+//! manual clock, a throwaway PostgreSQL cluster, a throwaway OpenSSH server, and S3 (s3s-fs) and Azure Blob
+//! (Azurite) servers.
 //!
 //! Architecture Invariant: this crate appears only in `[dev-dependencies]`.
 
 pub mod app;
+pub mod azurite;
 pub mod postgres;
 mod process;
+pub mod s3;
 pub mod sshd;

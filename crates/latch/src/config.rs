@@ -8,10 +8,12 @@ mod access;
 mod dto;
 mod integrations;
 mod siem;
+mod storage;
 mod webhooks;
 
 pub use integrations::IntegrationConfig;
 pub use siem::{HttpUrl, SiemDestination, SiemSinkConfig, SyslogTransport};
+pub use storage::StorageConfig;
 pub use webhooks::WebhookConfig;
 
 use crate::UsageError;
@@ -105,6 +107,8 @@ pub struct RecordingsConfig {
     /// The Ed25519 key (OpenSSH format, generated on first start) that signs every finished session's manifest;
     /// its `.pub` file next to it is what `latch recordings verify` needs.
     pub signing_key: PathBuf,
+    /// Where finished recordings are copied from `dir` (the spool); `None`: they stay in `dir`.
+    pub storage: Option<StorageConfig>,
 }
 
 /// Where `latch serve` finds the unseal secret at start, tried in this order.
@@ -312,6 +316,7 @@ fn resolve(
     let recordings = RecordingsConfig {
         dir: absolute(file.recordings.dir.as_deref(), || data_dir.join("recordings"))?,
         signing_key: absolute(file.recordings.signing_key.as_deref(), || data_dir.join(RECORDING_SIGNING_KEY))?,
+        storage: storage::resolve(file.recordings.storage.as_ref())?,
     };
     let key_file = match layered.unseal_key_file {
         Some(path) => KeyFileSetting::Configured(make_absolute(&path.value)?),

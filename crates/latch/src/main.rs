@@ -13,6 +13,7 @@ mod output;
 mod recorded_events;
 mod recording_path;
 mod recording_retention;
+mod recording_upload;
 mod serve;
 mod siem;
 mod tasks;

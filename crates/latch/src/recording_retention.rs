@@ -8,16 +8,26 @@ use std::pin::Pin;
 use latch_app::RecordingDeleter;
 
 use crate::recording_path::session_directory;
+use crate::recording_upload::SharedStorage;
 
-/// Deletes session recording directories under the recordings directory.
+/// Deletes session recording directories under the recordings directory (the spool), and the stored copies when
+/// recordings are copied to a storage.
 #[derive(Debug)]
 pub struct RecordingDirectories {
     pub dir: PathBuf,
+    /// The recording storage, when one is configured: `Some` even before the uploader could open it.
+    pub storage: Option<SharedStorage>,
 }
 
 impl RecordingDeleter for RecordingDirectories {
     fn delete<'a>(&'a self, recording: &'a str) -> Pin<Box<dyn Future<Output = Result<(), String>> + Send + 'a>> {
-        Box::pin(async move { self.remove(recording).await })
+        Box::pin(async move {
+            if let Some(shared) = &self.storage {
+                let storage = shared.get().ok_or("the recording storage is not open yet (is its credential set?)")?;
+                storage.delete(recording).await.map_err(|error| format!("cannot delete the stored copy: {error}"))?;
+            }
+            self.remove(recording).await
+        })
     }
 }
 
@@ -76,7 +86,7 @@ mod tests {
         }
         std::fs::write(dir.join("a-file"), "not a recording").unwrap();
         std::os::unix::fs::symlink(&outside, dir.join("a-link")).unwrap();
-        let deleter = RecordingDirectories { dir: dir.clone() };
+        let deleter = RecordingDirectories { storage: None, dir: dir.clone() };
 
         assert_eq!(deleter.remove("session-a").await, Ok(()));
         assert!(!dir.join("session-a").exists());
@@ -107,7 +117,7 @@ mod tests {
     async fn sweep_deletes_due_recordings_and_never_held_ones(t: TestApp) {
         let recordings = tempfile::tempdir().unwrap();
         let dir = recordings.path().to_path_buf();
-        t.app.install_recording_deleter(Arc::new(RecordingDirectories { dir: dir.clone() }));
+        t.app.install_recording_deleter(Arc::new(RecordingDirectories { storage: None, dir: dir.clone() }));
         setup(&t).await;
         let mut ids = Vec::new();
         for _ in 0..4 {

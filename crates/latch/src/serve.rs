@@ -5,6 +5,7 @@ use crate::config::{self, Config, ConfigArgs, KeyFileSetting, UnsealConfig};
 use crate::incidents::HttpIncidentDirectory;
 use crate::recorded_events::RecordingsOnDisk;
 use crate::recording_retention::RecordingDirectories;
+use crate::recording_upload::{RecordingUpload, SharedStorage};
 use crate::siem::SiemExport;
 use crate::tasks::{AccessSweeper, ExpirySweeper, RetentionSweeper, Tasks};
 use crate::tls::ServerTls;
@@ -94,8 +95,16 @@ async fn serve_with_store(
 ) -> anyhow::Result<ExitCode> {
     let app = App::new(store.clone(), Arc::new(SystemClock), config.app.clone());
     app.install_host_key_probe(Arc::new(SshHostKeyProbe));
-    app.install_recorded_events(Arc::new(RecordingsOnDisk { dir: config.recordings.dir.clone() }));
-    app.install_recording_deleter(Arc::new(RecordingDirectories { dir: config.recordings.dir.clone() }));
+    let recording_key = Arc::new(keys.recording.clone());
+    app.install_recorded_events(Arc::new(RecordingsOnDisk { dir: config.recordings.dir.clone(), key: recording_key }));
+    if let Some(storage) = &config.recordings.storage {
+        app.install_recording_storage(storage.backend.kind());
+    }
+    let shared_storage = config.recordings.storage.as_ref().map(|_| SharedStorage::default());
+    app.install_recording_deleter(Arc::new(RecordingDirectories {
+        dir: config.recordings.dir.clone(),
+        storage: shared_storage.clone(),
+    }));
     app.install_incident_directory(Arc::new(HttpIncidentDirectory::new(config.integrations.clone())?));
     let gateway_config = latch_ssh::GatewayConfig {
         listen: config.ssh.listen,
@@ -127,6 +136,10 @@ async fn serve_with_store(
     tasks.spawn(ExpirySweeper { app: app.clone(), every: ExpirySweeper::DEFAULT_INTERVAL });
     tasks.spawn(AccessSweeper { app: app.clone() });
     tasks.spawn(RetentionSweeper { app: app.clone() });
+    if let (Some(storage), Some(shared)) = (&config.recordings.storage, shared_storage) {
+        let spool = config.recordings.dir.clone();
+        tasks.spawn(RecordingUpload { app: app.clone(), spool, storage: storage.clone(), shared });
+    }
     tasks.spawn(WebhookDelivery { app: app.clone(), webhooks: config.webhooks.clone() });
     for sink in &config.siem {
         tasks.spawn(SiemExport { app: app.clone(), sink: sink.clone(), stream: ExportStream::Audit });

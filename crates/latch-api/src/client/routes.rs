@@ -403,6 +403,16 @@ impl Client {
         self.json(self.request(Method::DELETE, path!("sessions", session, "legal-hold"))?).await
     }
 
+    /// Stores the recording storage's credential in the vault.
+    pub async fn set_storage_credential(&self, request: &StorageCredentialRequest) -> Result<(), ClientError> {
+        self.empty(self.request(Method::PUT, path!("recordings", "storage-credential"))?.json(request)).await
+    }
+
+    /// The answering node's recording upload backlog.
+    pub async fn upload_backlog(&self) -> Result<UploadBacklogView, ClientError> {
+        self.get(path!("recordings", "backlog")).await
+    }
+
     /// Follows a live session as asciicast v2 lines (see [`ASCIICAST_CONTENT_TYPE`]) until it ends.
     pub async fn watch_session(&self, session: &str) -> Result<super::LineStream, ClientError> {
         self.lines(self.request(Method::GET, path!("sessions", session, "watch"))?).await

@@ -102,6 +102,26 @@ pub enum AccessEvent {
         recording: String,
         retain_until: Timestamp,
     },
+    /// A finished session's recording was copied to the recording storage and checked there.
+    RecordingStored {
+        recording: String,
+        storage: String,
+        files: u64,
+        bytes: u64,
+        attempts: u32,
+    },
+    /// Uploading a recording failed more often than the configured retries; the spool keeps it and the uploader
+    /// keeps trying with a growing interval. Subscribe a webhook or a SIEM rule to this as the alert.
+    RecordingUploadFailing {
+        recording: String,
+        storage: String,
+        attempts: u32,
+        error: String,
+    },
+    /// The credential of the recording storage was stored in the vault (the credential itself is never recorded).
+    RecordingStorageCredentialSet {
+        storage: String,
+    },
     /// The gateway refused a connection; the person saw only "not allowed".
     ConnectionRefused {
         user_id: UserId,
@@ -212,6 +232,9 @@ impl AccessEvent {
             E::LegalHoldPlaced { .. } => "session.legal_hold_placed",
             E::LegalHoldReleased { .. } => "session.legal_hold_released",
             E::RecordingDeleted { .. } => "session.recording_deleted",
+            E::RecordingStored { .. } => "recording.stored",
+            E::RecordingUploadFailing { .. } => "recording.upload_failing",
+            E::RecordingStorageCredentialSet { .. } => "recording.storage_credential_set",
             E::ConnectionRefused { .. } => "session.refused",
             E::HostKeyPinned { .. } => "target.host_key_pinned",
             E::HostKeyMismatch { .. } => "target.host_key_mismatch",
@@ -293,6 +316,20 @@ impl AccessEvent {
             E::RecordingDeleted { session_id, recording, retain_until } => {
                 vec![("session_id", s(session_id)), ("recording", s(recording)), ("retain_until", t(retain_until))]
             }
+            E::RecordingStored { recording, storage, files, bytes, attempts } => vec![
+                ("recording", s(recording)),
+                ("storage", s(storage)),
+                ("files", i64::try_from(*files).unwrap_or(i64::MAX).into()),
+                ("bytes", i64::try_from(*bytes).unwrap_or(i64::MAX).into()),
+                ("attempts", i64::from(*attempts).into()),
+            ],
+            E::RecordingUploadFailing { recording, storage, attempts, error } => vec![
+                ("recording", s(recording)),
+                ("storage", s(storage)),
+                ("attempts", i64::from(*attempts).into()),
+                ("error", s(error)),
+            ],
+            E::RecordingStorageCredentialSet { storage } => vec![("storage", s(storage))],
             E::ConnectionRefused { user_id, target, account, reason } => {
                 vec![("user_id", s(user_id)), ("target", s(target)), ("account", s(account)), ("reason", s(reason))]
             }

@@ -12,6 +12,7 @@ mod inventory;
 mod oauth;
 mod openapi;
 mod policies;
+mod recordings;
 mod sessions;
 mod ssh_keys;
 mod sys;
@@ -84,6 +85,8 @@ pub(crate) fn register(router: OpenApiRouter<HttpState>) -> OpenApiRouter<HttpSt
         .routes(routes!(sessions::terminate))
         .routes(routes!(sessions::watch))
         .routes(routes!(sessions::hold, sessions::release))
+        .routes(routes!(recordings::set_credential))
+        .routes(routes!(recordings::backlog))
         .routes(routes!(checkouts::list, checkouts::create))
         .routes(routes!(checkouts::get))
         .routes(routes!(checkouts::reveal))

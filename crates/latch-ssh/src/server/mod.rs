@@ -49,6 +49,7 @@ use tracing::{debug, info, warn};
 pub use self::error::GatewayError;
 pub use self::event_index::indexed_events;
 pub use self::limits::GatewayLimits;
+pub use self::seal::seal_abandoned;
 
 /// A pause after a failed `accept` (such as running out of file descriptors), so the loop does not spin.
 const ACCEPT_BACKOFF: Duration = Duration::from_millis(100);

@@ -64,3 +64,57 @@ async fn write_synced(path: &Path, bytes: &[u8]) -> Result<(), RecordingError> {
     file.write_all(bytes).await.map_err(RecordingError::Write)?;
     file.sync_all().await.map_err(RecordingError::Write)
 }
+
+/// Seals the recording a stopped node left in `directory` (the session was closed as abandoned at restart): every
+/// file there is hashed now, as it is on disk, since the writer that hashed it as written is gone; the manifest
+/// says the session ended `abandoned`. A manifest left without its signature by a crash while sealing is replaced.
+/// Nothing is done when the recording is already sealed.
+pub async fn seal_abandoned(
+    directory: &Path,
+    session: ManifestSession,
+    key: Arc<PrivateKey>,
+    now_ms: i64,
+) -> Result<(), RecordingError> {
+    if tokio::fs::try_exists(directory.join(MANIFEST_SIGNATURE_FILE)).await.unwrap_or(false) {
+        return Ok(());
+    }
+    match tokio::fs::remove_file(directory.join(MANIFEST_FILE)).await {
+        Ok(()) => {}
+        Err(error) if error.kind() == std::io::ErrorKind::NotFound => {}
+        Err(error) => return Err(RecordingError::Write(error)),
+    }
+    let read = |source| RecordingError::Read { path: directory.to_path_buf(), source };
+    let mut entries = tokio::fs::read_dir(directory).await.map_err(read)?;
+    let mut names = Vec::new();
+    while let Some(entry) = entries.next_entry().await.map_err(read)? {
+        if entry.file_type().await.map_err(read)?.is_file()
+            && let Ok(name) = entry.file_name().into_string()
+        {
+            names.push(name);
+        }
+    }
+    names.sort();
+    let mut files = Vec::with_capacity(names.len());
+    for name in names {
+        files.push(hash_file(&directory.join(&name), &name).await?);
+    }
+    let end_reason = session.end_reason.clone();
+    Seal { session, key: RecordingKey(key) }.write(directory, files, &end_reason, now_ms).await
+}
+
+/// A file's manifest entry, from its bytes on disk.
+async fn hash_file(path: &Path, name: &str) -> Result<ManifestFile, RecordingError> {
+    use tokio::io::AsyncReadExt;
+    let read = |source| RecordingError::Read { path: path.to_path_buf(), source };
+    let mut file = tokio::fs::File::open(path).await.map_err(read)?;
+    let mut hasher = latch_recording::ChunkHasher::default();
+    let mut block = vec![0; 1 << 20];
+    loop {
+        let count = file.read(&mut block).await.map_err(read)?;
+        if count == 0 {
+            break;
+        }
+        hasher.update(&block[..count]);
+    }
+    Ok(ManifestFile::new(name, &hasher.finish(name)))
+}

@@ -1,4 +1,6 @@
 //! `latch recordings verify`: checks session recordings offline, with only the node's public recording key.
+//! `latch recordings storage-credential` stores the recording storage's credential in the vault; `latch recordings
+//! backlog` shows what the answering node has not uploaded yet.
 //!
 //! For each session directory: the manifest's SSH signature (namespace `recording-manifest@latch`) against the
 //! public key, the manifest naming this session, and every file chunk by chunk against the manifest. No server,
@@ -13,10 +15,11 @@ use russh::keys::ssh_key::{PublicKey, SshSig};
 use serde::Serialize;
 
 use super::exit::EXIT_PROBLEMS_FOUND;
-use super::{OutputArgs, show};
+use super::{OutputArgs, connection, prompt, show};
 use crate::config::RECORDING_SIGNING_KEY;
 use crate::host_key::public_key_path;
 use crate::recording_path::session_directory;
+use latch_api::{StorageCredentialRequest, UploadBacklogView};
 
 /// `latch recordings`
 #[derive(clap::Args, Debug)]
@@ -29,6 +32,18 @@ pub struct RecordingsArgs {
 enum RecordingsCommand {
     /// Verify recordings offline: the signed manifest, and every file chunk by chunk (exit 8 on any problem).
     Verify(VerifyArgs),
+    /// Store the recording storage's credential (S3 secret access key, Azure account key) in the vault (admin).
+    /// Asked for on a terminal, or read from standard input with --stdin.
+    StorageCredential {
+        /// Read the credential from standard input (one line) instead of asking.
+        #[arg(long)]
+        stdin: bool,
+    },
+    /// The answering node's upload backlog: recordings not yet copied to the storage, failing uploads.
+    Backlog {
+        #[command(flatten)]
+        output: OutputArgs,
+    },
 }
 
 #[derive(clap::Args, Debug)]
@@ -74,7 +89,40 @@ struct Report {
 pub async fn run(args: RecordingsArgs) -> anyhow::Result<ExitCode> {
     match args.command {
         RecordingsCommand::Verify(args) => verify(args).await,
+        RecordingsCommand::StorageCredential { stdin } => {
+            let credential = if stdin {
+                prompt::without_final_newline(prompt::stdin_line("the credential")?)
+            } else {
+                prompt::secret("The recording storage's credential: ", "--stdin")?
+            };
+            let client = connection::authenticated()?;
+            let request = StorageCredentialRequest { credential: credential.to_string() };
+            client.set_storage_credential(&request).await?;
+            show::line("stored in the vault; the uploader uses it from its next attempt")?;
+            Ok(ExitCode::SUCCESS)
+        }
+        RecordingsCommand::Backlog { output } => {
+            let client = connection::authenticated()?;
+            show::result(output.json, &client.upload_backlog().await?, print_backlog)?;
+            Ok(ExitCode::SUCCESS)
+        }
     }
+}
+
+fn print_backlog(backlog: &UploadBacklogView) -> std::io::Result<()> {
+    if !backlog.configured {
+        return show::line("no recording storage is configured: recordings stay in the recordings directory");
+    }
+    show::fields(&[
+        ("storage", show::optional(backlog.storage.as_deref())),
+        ("waiting", backlog.recordings.to_string()),
+        ("bytes", backlog.bytes.to_string()),
+        ("failing", backlog.failing.to_string()),
+        ("alerted", backlog.alerted.to_string()),
+        ("last error", show::optional(backlog.last_error.as_deref())),
+        ("last upload", show::optional(backlog.last_upload_at.as_deref())),
+        ("updated", show::optional(backlog.updated_at.as_deref())),
+    ])
 }
 
 async fn verify(args: VerifyArgs) -> anyhow::Result<ExitCode> {

@@ -121,6 +121,7 @@ pub struct SshSection {
 pub struct RecordingsSection {
     pub dir: Option<PathBuf>,
     pub signing_key: Option<PathBuf>,
+    pub storage: Option<super::storage::StorageSection>,
 }
 
 /// `[unseal]`: where the unseal secret is read from at start. The secret itself never goes in
