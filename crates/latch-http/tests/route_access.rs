@@ -124,6 +124,7 @@ const TABLE: &[(&str, &str, Rule)] = &[
     ("delete", "/api/v1/sessions/{session}/legal-hold", Perm(P::SessionsHold)),
     ("put", "/api/v1/recordings/storage-credential", Perm(P::Admin)),
     ("get", "/api/v1/recordings/backlog", Perm(P::RecordingsRead)),
+    ("get", "/api/v1/dashboard", Perm(P::SessionsRead)),
     ("post", "/api/v1/checkouts", UserOrScope(P::RequestsWrite, P::CredentialsCheckout)),
     ("get", "/api/v1/checkouts", PermOrUserOrScope(P::AuditRead, P::RequestsWrite, P::CredentialsCheckout)),
     ("get", "/api/v1/checkouts/{checkout}", PermOrUserOrScope(P::AuditRead, P::RequestsWrite, P::CredentialsCheckout)),

@@ -18,6 +18,7 @@ pub mod audit;
 pub mod auth_sessions;
 pub mod break_glass;
 pub mod checkouts;
+pub mod dashboard;
 pub mod gateway_sessions;
 pub mod grants;
 pub mod groups;

@@ -138,6 +138,18 @@ fn recordings_are_uploaded_to_azure_blob_and_read_back() {
     let stored = wait_for_audit(&admin, "recording.stored", &id, Duration::from_secs(60));
     assert_eq!(stored["details"]["storage"], "azure", "{stored}");
 
+    // The dashboard counts the session (and the table shows it to people); a plain user may not see it.
+    let dashboard = admin.run(&["dashboard", "--days", "3", "--json"]).success().json();
+    assert_eq!(dashboard["sessions_per_day"].as_array().map(Vec::len), Some(3), "{dashboard}");
+    assert_eq!(dashboard["sessions_per_day"][2]["count"], 1, "{dashboard}");
+    assert_eq!(dashboard["top_targets"][0]["name"], "db01", "{dashboard}");
+    assert_eq!(dashboard["top_users"][0]["name"], "alice", "{dashboard}");
+    let table = admin.run(&["dashboard"]).success().stdout;
+    assert!(table.contains("TOP TARGETS") && table.lines().any(|l| l.starts_with("db01")), "{table}");
+    let alice = server.client();
+    alice.login_with_stdin("alice", &format!("{PASSWORD}\n")).success();
+    alice.run(&["dashboard"]).code(5);
+
     // Read back through the Blob API into a directory, then verified offline like any copy.
     let backend = StorageBackend::Azure(AzureBackend {
         account: azurite.account().to_owned(),
@@ -182,7 +194,9 @@ fn setup(server: &Server, admin: &Cli, sshd: &latch_testkit::sshd::TestSshd, dir
     let key = dir.join("alice_ed25519");
     let made = Command::new("ssh-keygen").args(["-q", "-t", "ed25519", "-N", "", "-f"]).arg(&key).output().unwrap();
     assert!(made.status.success(), "{made:?}");
-    admin.run_with_stdin(&["users", "create", "alice", "--role", "user", "--password-stdin"], &format!("{PASSWORD}\n"));
+    admin
+        .run_with_stdin(&["users", "create", "alice", "--role", "user", "--password-stdin"], &format!("{PASSWORD}\n"))
+        .success();
     admin.run(&["ssh-keys", "add", key.with_extension("pub").to_str().unwrap(), "--user", "alice"]).success();
     let port = sshd.port().to_string();
     admin.run(&["targets", "add", "db01", "--address", "127.0.0.1", "--port", &port]).success();

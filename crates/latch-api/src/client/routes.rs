@@ -403,6 +403,11 @@ impl Client {
         self.json(self.request(Method::DELETE, path!("sessions", session, "legal-hold"))?).await
     }
 
+    /// The dashboard's counts over the last `params.days` days.
+    pub async fn dashboard(&self, params: &DashboardParams) -> Result<DashboardView, ClientError> {
+        self.get_query(path!("dashboard"), params).await
+    }
+
     /// Stores the recording storage's credential in the vault.
     pub async fn set_storage_credential(&self, request: &StorageCredentialRequest) -> Result<(), ClientError> {
         self.empty(self.request(Method::PUT, path!("recordings", "storage-credential"))?.json(request)).await

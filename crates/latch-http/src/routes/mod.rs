@@ -6,6 +6,7 @@ mod audit;
 mod auth;
 mod break_glass;
 mod checkouts;
+mod dashboard;
 mod groups;
 mod integrations;
 mod inventory;
@@ -87,6 +88,7 @@ pub(crate) fn register(router: OpenApiRouter<HttpState>) -> OpenApiRouter<HttpSt
         .routes(routes!(sessions::hold, sessions::release))
         .routes(routes!(recordings::set_credential))
         .routes(routes!(recordings::backlog))
+        .routes(routes!(dashboard::dashboard))
         .routes(routes!(checkouts::list, checkouts::create))
         .routes(routes!(checkouts::get))
         .routes(routes!(checkouts::reveal))

@@ -14,6 +14,7 @@ mod audit;
 mod break_glass;
 mod checkouts;
 mod connection;
+mod dashboard;
 mod exit;
 mod groups;
 mod integrations;
@@ -85,8 +86,10 @@ pub enum ClientCommand {
     Grants(access::GrantsArgs),
     /// List gateway sessions; show, watch live or terminate one.
     Sessions(sessions::SessionsArgs),
-    /// Verify session recordings offline against their signed manifests.
+    /// Verify session recordings offline; set the recording storage's credential; see the upload backlog.
     Recordings(recordings::RecordingsArgs),
+    /// Sessions and failed logins per day, the busiest targets and users, and what is live now.
+    Dashboard(dashboard::DashboardArgs),
     /// Check out an account's credential and print its secret once (only the secret goes to stdout).
     Checkout(checkouts::CheckoutArgs),
     /// Check a checked-out credential in before its release period ends.
@@ -152,6 +155,7 @@ async fn dispatch(command: ClientCommand) -> anyhow::Result<ExitCode> {
         ClientCommand::Grants(args) => access::grants(args).await,
         ClientCommand::Sessions(args) => sessions::run(args).await,
         ClientCommand::Recordings(args) => recordings::run(args).await,
+        ClientCommand::Dashboard(args) => dashboard::run(args).await,
         ClientCommand::Checkout(args) => checkouts::checkout(args).await,
         ClientCommand::Checkin(args) => checkouts::checkin(args).await,
         ClientCommand::Checkouts(args) => checkouts::checkouts(args).await,
