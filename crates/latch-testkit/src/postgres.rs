@@ -8,13 +8,12 @@
 //! use). A watchdog process, started next to the server, stops it and removes its directory as soon as the test
 //! process is gone, however it ended: a cluster kept in a `static` never runs `Drop`.
 
-use crate::process::describe_output;
+use crate::process::{Watchdog, describe_output};
 use std::io::Read;
 use std::net::TcpListener;
 use std::os::unix::fs::MetadataExt;
-use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::sync::OnceLock;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
@@ -52,7 +51,7 @@ impl TestPostgres {
         let root = create_cluster_root(run_as)?;
         let data_dir = root.path().join("data");
         // From here on, whatever happens to this process, the watchdog cleans up after it.
-        let watchdog = Watchdog::spawn(&binaries, run_as, root.path(), &data_dir)?;
+        let watchdog = spawn_watchdog(&binaries, run_as, root.path(), &data_dir)?;
         init_cluster(&binaries, run_as, root.path(), &data_dir)?;
 
         let started = Instant::now();
@@ -148,40 +147,19 @@ impl Drop for TestPostgres {
     }
 }
 
-/// A process, running as the cluster's user, that waits for EOF on its stdin and then stops the server and removes
-/// the cluster's directory. This process holds the only write end of that pipe, so the EOF comes when `Watchdog` is
-/// dropped or when this process ends in any way (a cluster in a `static` is never dropped).
-#[derive(Debug)]
-struct Watchdog {
-    child: Child,
-}
-
-impl Watchdog {
-    /// Runs in its own process group so that Ctrl-C on the test run does not kill it before it has cleaned up.
-    fn spawn(binaries: &PostgresBinaries, run_as: RunAs, root: &Path, data_dir: &Path) -> anyhow::Result<Watchdog> {
-        const SCRIPT: &str = r#"cat >/dev/null; "$1" -D "$2" stop -m immediate >/dev/null 2>&1; rm -rf "$3""#;
-        let child = run_as
-            .command(Path::new("sh"))
-            .args(["-c", SCRIPT, "latch-pg-watchdog"])
-            .arg(&binaries.pg_ctl)
-            .arg(data_dir)
-            .arg(root)
-            .current_dir(root)
-            .stdin(Stdio::piped())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .process_group(0)
-            .spawn()
-            .context("starting the postgres watchdog")?;
-        Ok(Watchdog { child })
-    }
-}
-
-impl Drop for Watchdog {
-    fn drop(&mut self) {
-        drop(self.child.stdin.take());
-        let _ = self.child.wait();
-    }
+/// The cluster's watchdog, running as the cluster's user: stops the server and removes the cluster's directory (a
+/// cluster in a `static` is never dropped: the end of the test process is its EOF).
+fn spawn_watchdog(
+    binaries: &PostgresBinaries,
+    run_as: RunAs,
+    root: &Path,
+    data_dir: &Path,
+) -> anyhow::Result<Watchdog> {
+    const SCRIPT: &str = r#"cat >/dev/null; "$1" -D "$2" stop -m immediate >/dev/null 2>&1; rm -rf "$3""#;
+    let mut sh = run_as.command(Path::new("sh"));
+    sh.current_dir(root);
+    let args = [binaries.pg_ctl.as_os_str(), data_dir.as_os_str(), root.as_os_str()];
+    Watchdog::spawn(sh, "latch-pg-watchdog", SCRIPT, &args)
 }
 
 /// One cluster per test process, started on first use.

@@ -14,13 +14,14 @@ use std::ffi::OsString;
 use std::io::Read;
 use std::net::{Ipv4Addr, SocketAddr, TcpListener, TcpStream};
 use std::os::unix::fs::MetadataExt;
-use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 use std::{env, fs, thread};
 
 use anyhow::{Context, bail};
+
+use crate::process::Watchdog;
 
 /// When set to "1", a missing `s3s-fs` fails `start_or_skip` instead of skipping (CI sets it).
 const REQUIRE_ENV: &str = "LATCH_REQUIRE_S3";
@@ -208,7 +209,7 @@ impl PeerProcess {
         arguments: Arguments,
     ) -> anyhow::Result<PeerProcess> {
         // From here on, whatever happens to this process, the watchdog stops the server and removes the files.
-        let watchdog = Watchdog::spawn(root.path())?;
+        let watchdog = spawn_watchdog(root.path())?;
         let mut process = PeerProcess { name, program, arguments, port: 0, child: None, watchdog, root };
         let mut failures = Vec::new();
         for _ in 0..PORT_ATTEMPTS {
@@ -313,43 +314,16 @@ impl Drop for PeerProcess {
 /// A `sh` in its own process group (Ctrl-C on the test run must not kill it first) that waits for EOF on its stdin,
 /// then stops the server named by the pid file, if any, and removes the directory. This process holds the only
 /// write end of the pipe, so the EOF comes from `finish` or from this process ending in any way.
-#[derive(Debug)]
-struct Watchdog {
-    child: Child,
-}
-
-impl Watchdog {
-    fn spawn(root: &Path) -> anyhow::Result<Watchdog> {
-        const SCRIPT: &str = r#"cat >/dev/null
+fn spawn_watchdog(root: &Path) -> anyhow::Result<Watchdog> {
+    const SCRIPT: &str = r#"cat >/dev/null
 if [ -s "$1" ]; then
     pid=$(cat "$1"); kill -TERM "$pid"; i=0
     while kill -0 "$pid" && [ $i -lt 50 ]; do sleep 0.1; i=$((i + 1)); done
     kill -KILL "$pid"
 fi
 rm -rf "$2""#;
-        let child = Command::new("sh")
-            .args(["-c", SCRIPT, "latch-peer-watchdog"])
-            .arg(root.join(PID_FILE))
-            .arg(root)
-            .stdin(Stdio::piped())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .process_group(0)
-            .spawn()
-            .context("starting the watchdog")?;
-        Ok(Watchdog { child })
-    }
-
-    fn finish(&mut self) {
-        drop(self.child.stdin.take());
-        let _ = self.child.wait();
-    }
-}
-
-impl Drop for Watchdog {
-    fn drop(&mut self) {
-        self.finish();
-    }
+    let pid_file = root.join(PID_FILE);
+    Watchdog::spawn(Command::new("sh"), "latch-peer-watchdog", SCRIPT, &[pid_file.as_os_str(), root.as_os_str()])
 }
 
 pub(crate) fn is_executable(path: &Path) -> bool {

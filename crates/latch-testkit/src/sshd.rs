@@ -9,12 +9,11 @@
 //! the directory as soon as the test process is gone, however it ended. `Drop` stops the server and then lets the
 //! same watchdog finish, so there is one cleanup path.
 
-use crate::process::describe_output;
+use crate::process::{Watchdog, describe_output};
 use std::ffi::OsString;
 use std::io::{Read, Write};
 use std::net::{Ipv4Addr, SocketAddr, TcpListener, TcpStream};
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
-use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
@@ -84,7 +83,7 @@ impl TestSshd {
         let root = tempfile::Builder::new().prefix("latch-sshd-").tempdir_in("/tmp").context("creating a temp dir")?;
         let user_name = format!("latchtest{}", hex(&random_bytes(4)?));
         // From here on, whatever happens to this process, the watchdog removes the user, the server and the files.
-        let watchdog = Watchdog::spawn(root.path(), &user_name)?;
+        let watchdog = spawn_watchdog(root.path(), &user_name)?;
         let user = create_user(root.path(), user_name)?;
         let (host_public_key, host_key_fingerprint) = generate_host_key(root.path())?;
         write_askpass(root.path(), &user.password)?;
@@ -224,14 +223,8 @@ fn check_prerequisites() -> anyhow::Result<()> {
 /// EOF on its stdin, then stops sshd by its pid file, kills the user's processes, deletes the user (retrying while
 /// userdel finds processes or a locked /etc/passwd) and removes the directory. This process holds the only write end
 /// of the pipe, so the EOF comes from `finish` or from this process ending in any way.
-#[derive(Debug)]
-struct Watchdog {
-    child: Child,
-}
-
-impl Watchdog {
-    fn spawn(root: &Path, user_name: &str) -> anyhow::Result<Watchdog> {
-        const SCRIPT: &str = r#"cat >/dev/null
+fn spawn_watchdog(root: &Path, user_name: &str) -> anyhow::Result<Watchdog> {
+    const SCRIPT: &str = r#"cat >/dev/null
 if [ -s "$1" ]; then
     pid=$(cat "$1"); kill -TERM "$pid"; i=0
     while kill -0 "$pid" && [ $i -lt 20 ]; do sleep 0.1; i=$((i + 1)); done
@@ -242,31 +235,9 @@ while id -u "$2" && [ $i -lt 20 ]; do
     pkill -KILL -u "$2"; userdel -r "$2" || sleep 0.2; i=$((i + 1))
 done
 rm -rf "$3""#;
-        let child = system_command("sh")
-            .args(["-c", SCRIPT, "latch-sshd-watchdog"])
-            .arg(root.join(PID_FILE))
-            .arg(user_name)
-            .arg(root)
-            .stdin(Stdio::piped())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .process_group(0)
-            .spawn()
-            .context("starting the sshd watchdog")?;
-        Ok(Watchdog { child })
-    }
-
-    /// Closes the pipe and waits for the cleanup to end.
-    fn finish(&mut self) {
-        drop(self.child.stdin.take());
-        let _ = self.child.wait();
-    }
-}
-
-impl Drop for Watchdog {
-    fn drop(&mut self) {
-        self.finish();
-    }
+    let pid_file = root.join(PID_FILE);
+    let args = [pid_file.as_os_str(), std::ffi::OsStr::new(user_name), root.as_os_str()];
+    Watchdog::spawn(system_command("sh"), "latch-sshd-watchdog", SCRIPT, &args)
 }
 
 /// `useradd -m`, a random password via `chpasswd`, and a fresh ed25519 key in `~/.ssh/authorized_keys`.
