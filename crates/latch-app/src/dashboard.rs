@@ -5,6 +5,7 @@ use crate::{App, AppError, Principal};
 use latch_domain::gateway_session::RETENTION_DAY;
 use latch_domain::permission::Permission;
 use latch_domain::{TimeSpan, Timestamp};
+use latch_store::dashboard::Ranked;
 pub use latch_store::dashboard::{DayCount, NameCount};
 
 /// The longest period the dashboard covers, in days.
@@ -48,8 +49,8 @@ impl App {
             days,
             sessions_per_day: zero_filled(since, days, &sessions),
             failed_logins_per_day: zero_filled(since, days, &failed),
-            top_targets: latch_store::dashboard::top_targets(&mut conn, since, TOP).await?,
-            top_users: latch_store::dashboard::top_users(&mut conn, since, TOP).await?,
+            top_targets: latch_store::dashboard::top(&mut conn, Ranked::Targets, since, TOP).await?,
+            top_users: latch_store::dashboard::top(&mut conn, Ranked::Users, since, TOP).await?,
             live_sessions: latch_store::dashboard::live_sessions(&mut conn).await?,
             active_grants: latch_store::dashboard::active_grants(&mut conn, now).await?,
             pending_requests: latch_store::dashboard::pending_requests(&mut conn).await?,

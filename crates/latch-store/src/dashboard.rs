@@ -48,29 +48,26 @@ pub async fn audit_per_day(db: &mut impl Db, kind: &str, since: Timestamp) -> Re
     rows.iter().map(day_count).collect()
 }
 
-/// The targets with the most sessions started since `since`, most first (ties by name), at most `limit`.
-pub async fn top_targets(db: &mut impl Db, since: Timestamp, limit: i64) -> Result<Vec<NameCount>, StoreError> {
-    let rows = sqlx::query(
-        "SELECT target_name AS name, COUNT(*) AS n FROM gateway_sessions WHERE started_at >= $1 \
-         GROUP BY target_name ORDER BY n DESC, name LIMIT $2",
-    )
-    .bind(since.as_millis())
-    .bind(limit)
-    .fetch_all(db.conn())
-    .await?;
-    rows.iter().map(name_count).collect()
+/// What a top list ranks by sessions started.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Ranked {
+    Targets,
+    Users,
 }
 
-/// The users with the most sessions started since `since`, most first (ties by name), at most `limit`.
-pub async fn top_users(db: &mut impl Db, since: Timestamp, limit: i64) -> Result<Vec<NameCount>, StoreError> {
-    let rows = sqlx::query(
-        "SELECT username AS name, COUNT(*) AS n FROM gateway_sessions WHERE started_at >= $1 \
-         GROUP BY username ORDER BY n DESC, name LIMIT $2",
-    )
-    .bind(since.as_millis())
-    .bind(limit)
-    .fetch_all(db.conn())
-    .await?;
+/// The targets or users with the most sessions started since `since`, most first (ties by name), at most `limit`.
+pub async fn top(db: &mut impl Db, ranked: Ranked, since: Timestamp, limit: i64) -> Result<Vec<NameCount>, StoreError> {
+    let sql = match ranked {
+        Ranked::Targets => {
+            "SELECT target_name AS name, COUNT(*) AS n FROM gateway_sessions WHERE started_at >= $1 \
+             GROUP BY target_name ORDER BY n DESC, name LIMIT $2"
+        }
+        Ranked::Users => {
+            "SELECT username AS name, COUNT(*) AS n FROM gateway_sessions WHERE started_at >= $1 \
+             GROUP BY username ORDER BY n DESC, name LIMIT $2"
+        }
+    };
+    let rows = sqlx::query(sql).bind(since.as_millis()).bind(limit).fetch_all(db.conn()).await?;
     rows.iter().map(name_count).collect()
 }
 
