@@ -117,6 +117,11 @@ impl Client {
         serde_json::from_slice(&bytes).map_err(|err| ClientError::Decode(format!("{path}: {err}")))
     }
 
+    /// Sends `builder` and returns the answer's bytes as they are.
+    async fn bytes(&self, builder: RequestBuilder) -> Result<Vec<u8>, ClientError> {
+        self.send(builder).await.map(|(_, bytes)| bytes)
+    }
+
     /// Sends `builder` and expects an empty answer (204).
     async fn empty(&self, builder: RequestBuilder) -> Result<(), ClientError> {
         self.send(builder).await.map(drop)

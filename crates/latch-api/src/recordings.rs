@@ -32,3 +32,17 @@ pub struct UploadBacklogView {
     /// When the uploader last looked (RFC 3339).
     pub updated_at: Option<String>,
 }
+
+/// One file of a session's recording.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema, PartialEq, Eq)]
+pub struct RecordingFileView {
+    pub name: String,
+    pub bytes: u64,
+}
+
+/// The files of a session's recording, wherever they are kept (the node's spool or the recording storage).
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct RecordingFilesView {
+    pub session: String,
+    pub files: Vec<RecordingFileView>,
+}

@@ -80,6 +80,7 @@ struct Inner {
     recording_deleter: std::sync::OnceLock<Arc<dyn RecordingDeleter>>,
     upload_backlog: Mutex<Option<crate::recording_storage::UploadBacklog>>,
     recording_storage: std::sync::OnceLock<&'static str>,
+    recording_files: std::sync::OnceLock<Arc<dyn crate::RecordingFiles>>,
 }
 
 /// Key material held while the vault is unsealed; dropped (and zeroized) on seal.
@@ -107,6 +108,7 @@ impl App {
                 recording_deleter: std::sync::OnceLock::new(),
                 upload_backlog: Mutex::new(None),
                 recording_storage: std::sync::OnceLock::new(),
+                recording_files: std::sync::OnceLock::new(),
             }),
         }
     }
@@ -145,6 +147,15 @@ impl App {
     /// Installs what deletes recordings whose retention ran out (done once by the binary).
     pub fn install_recording_deleter(&self, deleter: Arc<dyn RecordingDeleter>) {
         let _ = self.inner.recording_deleter.set(deleter);
+    }
+
+    /// Installs the reader of recording files (spool and storage), for replay and copies (done once by the binary).
+    pub fn install_recording_files(&self, files: Arc<dyn crate::RecordingFiles>) {
+        let _ = self.inner.recording_files.set(files);
+    }
+
+    pub(crate) fn recording_files_reader(&self) -> Option<&Arc<dyn crate::RecordingFiles>> {
+        self.inner.recording_files.get()
     }
 
     /// Names the kind of recording storage this node copies recordings to (`s3`, `azure`, `local`; done once by
@@ -220,6 +231,18 @@ impl App {
         actor: &AuditActor,
         event: AuditEvent,
     ) -> Result<(), AppError> {
+        self.audit_returning_seq(tx, ctx, actor, event).await.map(|_| ())
+    }
+
+    /// Like [`App::audit`], returning the appended record's sequence number (allocated under the audit head's row
+    /// lock, so numbers commit in order).
+    pub(crate) async fn audit_returning_seq(
+        &self,
+        tx: &mut Tx,
+        ctx: &RequestContext,
+        actor: &AuditActor,
+        event: AuditEvent,
+    ) -> Result<i64, AppError> {
         let unsealed = self.unsealed()?;
         let source = ctx.source_text();
         let entry = NewAuditEntry { at: self.now(), actor, source: source.as_deref(), event: &event };
@@ -232,7 +255,7 @@ impl App {
                 .await
                 .map_err(AppError::AuditUnavailable)?;
         }
-        Ok(())
+        Ok(seq)
     }
 
     /// Encrypts `plaintext` for the record `owner` and stores it; returns the new secret's id.

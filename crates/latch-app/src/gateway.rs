@@ -288,7 +288,10 @@ impl App {
     /// Records the end of a session and unregisters it.
     /// Closes the session's row with its traffic and reason (and when its recording becomes due for deletion: the
     /// end plus the retention days it started with), audits the end, and indexes the session's events (the entries
-    /// of its event log, for reports) in the same transaction. Events indexed before stay as they are.
+    /// of its event log, for reports) in the same transaction, each stamped with the `session.ended` record's
+    /// sequence number, their position in the SIEM export. Events indexed before stay as they are. When the row
+    /// was already ended (by the abandoned-session sweep, which indexed the log and audited the end), there is no
+    /// record to stamp: what this adds is indexed for reports only.
     pub async fn end_gateway_session(
         &self,
         live: LiveSession,
@@ -306,15 +309,18 @@ impl App {
         let mut tx = self.store().begin().await?;
         if latch_store::gateway_sessions::end(&mut tx, session_id, &end).await? {
             let event = AccessEvent::SessionEnded { session_id, reason: reason.as_str().to_owned() };
-            self.audit(
-                &mut tx,
-                &RequestContext::default(),
-                &latch_domain::audit::AuditActor::System,
-                AuditEvent::Access(event),
-            )
-            .await?;
+            let seq = self
+                .audit_returning_seq(
+                    &mut tx,
+                    &RequestContext::default(),
+                    &latch_domain::audit::AuditActor::System,
+                    AuditEvent::Access(event),
+                )
+                .await?;
+            latch_store::session_events::insert_all_exported(&mut tx, session_id, seq, &events).await?;
+        } else {
+            latch_store::session_events::insert_all(&mut tx, session_id, &events).await?;
         }
-        latch_store::session_events::insert_all(&mut tx, session_id, &events).await?;
         tx.commit().await?;
         drop(live);
         Ok(())

@@ -29,6 +29,7 @@ mod notifications;
 mod policies;
 mod principal;
 mod reconcile;
+mod recording_files;
 mod recording_storage;
 mod retention;
 mod session_reports;
@@ -65,6 +66,7 @@ pub use live_sessions::{
 };
 pub use policies::{PolicyDetails, PolicyDraft};
 pub use principal::{AuthenticatedApiAccount, AuthenticatedUser, Principal};
+pub use recording_files::{MAX_RECORDING_FILE_BYTES, RecordingFile, RecordingFiles, RecordingFilesError};
 pub use recording_storage::{StoredRecording, UploadBacklog};
 pub use retention::{RecordingDeleter, RetentionSweep};
 pub use session_reports::{MAX_REPORT_PAGE, RecordedEvents, SessionQuery};

@@ -159,7 +159,8 @@ impl App {
 
     /// Closes the session rows this node left open when it last stopped (nothing of them survives a restart), and
     /// indexes what their event logs hold (through the installed [`crate::RecordedEvents`]) in the same
-    /// transaction. Run once at start-up, once the vault is unsealed.
+    /// transaction, stamped with each session's `session.ended` sequence number for the SIEM export. Run once at
+    /// start-up, once the vault is unsealed.
     pub async fn close_abandoned_sessions(&self) -> Result<usize, AppError> {
         let now = self.now();
         let mut tx = self.store().begin().await?;
@@ -170,12 +171,19 @@ impl App {
                 session_id: *session_id,
                 reason: SessionEndReason::Abandoned.as_str().to_owned(),
             };
-            self.audit(&mut tx, &RequestContext::default(), &AuditActor::System, AuditEvent::Access(event)).await?;
+            let seq = self
+                .audit_returning_seq(
+                    &mut tx,
+                    &RequestContext::default(),
+                    &AuditActor::System,
+                    AuditEvent::Access(event),
+                )
+                .await?;
             let session = latch_store::gateway_sessions::find(&mut tx, *session_id).await?;
             let recording = session.as_ref().and_then(|session| session.recording.as_deref());
             if let (Some(reader), Some(recording)) = (self.recorded_events(), recording) {
                 let events = reader.events_of(recording).await;
-                latch_store::session_events::insert_all(&mut tx, *session_id, &events).await?;
+                latch_store::session_events::insert_all_exported(&mut tx, *session_id, seq, &events).await?;
             }
             sessions.extend(session);
         }

@@ -125,6 +125,8 @@ const TABLE: &[(&str, &str, Rule)] = &[
     ("put", "/api/v1/recordings/storage-credential", Perm(P::Admin)),
     ("get", "/api/v1/recordings/backlog", Perm(P::RecordingsRead)),
     ("get", "/api/v1/dashboard", Perm(P::SessionsRead)),
+    ("get", "/api/v1/sessions/{session}/recording", Perm(P::RecordingsRead)),
+    ("get", "/api/v1/sessions/{session}/recording/{file}", Perm(P::RecordingsRead)),
     ("post", "/api/v1/checkouts", UserOrScope(P::RequestsWrite, P::CredentialsCheckout)),
     ("get", "/api/v1/checkouts", PermOrUserOrScope(P::AuditRead, P::RequestsWrite, P::CredentialsCheckout)),
     ("get", "/api/v1/checkouts/{checkout}", PermOrUserOrScope(P::AuditRead, P::RequestsWrite, P::CredentialsCheckout)),

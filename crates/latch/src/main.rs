@@ -11,6 +11,7 @@ mod incidents;
 mod init;
 mod output;
 mod recorded_events;
+mod recording_files;
 mod recording_path;
 mod recording_retention;
 mod recording_upload;

@@ -4,6 +4,7 @@
 use crate::config::{self, Config, ConfigArgs, KeyFileSetting, UnsealConfig};
 use crate::incidents::HttpIncidentDirectory;
 use crate::recorded_events::RecordingsOnDisk;
+use crate::recording_files::StoredRecordings;
 use crate::recording_retention::RecordingDirectories;
 use crate::recording_upload::{RecordingUpload, SharedStorage};
 use crate::siem::SiemExport;
@@ -13,7 +14,7 @@ use crate::webhooks::WebhookDelivery;
 use crate::{UsageError, host_key, init, output, tls};
 use anyhow::Context;
 use latch_app::domain::names::Username;
-use latch_app::{App, AppError, ExportStream, InitOutcome, RequestContext, SecretString, SystemClock};
+use latch_app::{App, AppError, InitOutcome, RequestContext, SecretString, SystemClock};
 use latch_store::Store;
 use std::net::{IpAddr, SocketAddr, TcpListener};
 use std::os::unix::fs::PermissionsExt;
@@ -105,6 +106,10 @@ async fn serve_with_store(
         dir: config.recordings.dir.clone(),
         storage: shared_storage.clone(),
     }));
+    app.install_recording_files(Arc::new(StoredRecordings {
+        dir: config.recordings.dir.clone(),
+        storage: shared_storage.clone(),
+    }));
     app.install_incident_directory(Arc::new(HttpIncidentDirectory::new(config.integrations.clone())?));
     let gateway_config = latch_ssh::GatewayConfig {
         listen: config.ssh.listen,
@@ -142,7 +147,9 @@ async fn serve_with_store(
     }
     tasks.spawn(WebhookDelivery { app: app.clone(), webhooks: config.webhooks.clone() });
     for sink in &config.siem {
-        tasks.spawn(SiemExport { app: app.clone(), sink: sink.clone(), stream: ExportStream::Audit });
+        for stream in &sink.streams {
+            tasks.spawn(SiemExport { app: app.clone(), sink: sink.clone(), stream: *stream });
+        }
     }
     tracing::info!(listen = %ssh_address, "serving the SSH gateway");
     let gateway_stop = shutdown.child_token();

@@ -55,6 +55,10 @@ fn an_s3_outage_and_a_wrong_credential_delay_a_recording_but_lose_nothing() {
     assert!(backlog["last_error"].is_string(), "{backlog}");
     let spool = server.data_dir().join("recordings").join(&id);
     assert!(spool.join("manifest.json.sig").is_file(), "sealed and kept in the spool");
+    // Meanwhile it can be fetched (from the spool) and verified.
+    let fetched = tempfile::tempdir().unwrap();
+    admin.run(&["recordings", "fetch", &id, "--to", fetched.path().to_str().unwrap()]).success();
+    verify_copy(&admin, &server, fetched.path(), &id);
 
     // The storage is back but the credential is wrong: s3s-fs refuses every request, nothing is stored.
     s3.restart().unwrap();
@@ -65,12 +69,20 @@ fn an_s3_outage_and_a_wrong_credential_delay_a_recording_but_lose_nothing() {
 
     // The right credential: the recording arrives, the spool copy goes.
     set_credential(&admin, s3.secret_access_key());
-    let stored = wait_for_audit(&admin, "recording.stored", &id, Duration::from_secs(60));
+    let stored = std::panic::catch_unwind(|| wait_for_audit(&admin, "recording.stored", &id, Duration::from_secs(60)))
+        .unwrap_or_else(|_| panic!("not stored; the server said:\n{}\ns3s-fs:\n{}", server.logs(), s3.log()));
     assert!(stored["details"]["attempts"].as_i64().unwrap() >= 4, "{stored}");
     wait_until(|| !spool.exists(), "the spool copy is deleted after the upload");
     let copy = s3.data_dir().join(s3.bucket()).join(PREFIX);
     verify_copy(&admin, &server, &copy, &id);
     assert_eq!(sha256(&replayed_output(&copy.join(&id))), sha256(&received), "the stored recording replays exactly");
+    // Fetched again, now from the storage; every file read is audited.
+    let fetched = tempfile::tempdir().unwrap();
+    admin.run(&["recordings", "fetch", &id, "--to", fetched.path().to_str().unwrap()]).success();
+    verify_copy(&admin, &server, fetched.path(), &id);
+    assert_eq!(sha256(&replayed_output(&fetched.path().join(&id))), sha256(&received));
+    let reads = audit_kind(&admin, "recording.read");
+    assert_eq!(reads.len(), 2 * std::fs::read_dir(fetched.path().join(&id)).unwrap().count(), "{reads:?}");
     let backlog = admin.run(&["recordings", "backlog", "--json"]).success().json();
     assert_eq!((backlog["recordings"].as_u64(), backlog["failing"].as_u64()), (Some(0), Some(0)), "{backlog}");
     assert!(backlog["last_upload_at"].is_string(), "{backlog}");

@@ -1,7 +1,9 @@
 //! SIEM export of a real `latch serve` to real receivers on loopback, written here as the peers: a JSON Lines file,
 //! an RFC 5424 syslog receiver over TCP (octet counting) and one over UDP, and an HTTP endpoint. Every sink gets
 //! every audit record in order without gaps; an HTTP outage delays delivery without losing anything or holding up
-//! the other sinks; and after `kill -9` delivery resumes from the persisted cursor.
+//! the other sinks; and after `kill -9` delivery resumes from the persisted cursor. Session events of real SSH
+//! sessions through the gateway (a real `ssh` to a throwaway sshd) reach a file sink as their own stream, each
+//! session whole, and what a failing sink missed arrives after a `kill -9` and restart.
 
 #![expect(clippy::unwrap_used, clippy::panic, reason = "test helpers fail the test by panicking")]
 
@@ -14,7 +16,8 @@ use serde_json::Value;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{TcpListener, UdpSocket};
 use std::os::unix::fs::PermissionsExt;
-use std::path::Path;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
 use std::sync::atomic::{AtomicU8, AtomicU16, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -455,4 +458,176 @@ fn after_kill_9_delivery_resumes_from_the_persisted_cursor() {
     everything.sort_unstable();
     everything.dedup();
     assert_eq!(everything, (1..=head).collect::<Vec<_>>(), "every record arrived at least once");
+}
+
+/// The records of `stream` among `records`.
+fn of_stream(records: &[Value], stream: &str) -> Vec<Value> {
+    records.iter().filter(|r| r["stream"] == stream).cloned().collect()
+}
+
+/// A person's SSH key pair in `dir`; returns the private key's path.
+fn person_key(dir: &Path) -> PathBuf {
+    let path = dir.join("person_ed25519");
+    let made = Command::new("ssh-keygen")
+        .args(["-q", "-t", "ed25519", "-N", "", "-C", "person", "-f"])
+        .arg(&path)
+        .output()
+        .unwrap();
+    assert!(made.status.success(), "{made:?}");
+    path
+}
+
+/// Runs `command` through the gateway with a real `ssh` (no config, agent or known hosts) and checks its output.
+fn ssh_exec(server: &Server, key: &Path, login: &str, command: &str, expect: &str) {
+    let ran = Command::new("ssh")
+        .args(["-F", "/dev/null", "-o", "BatchMode=yes", "-o", "StrictHostKeyChecking=no"])
+        .args(["-o", "UserKnownHostsFile=/dev/null", "-o", "IdentitiesOnly=yes", "-o", "LogLevel=ERROR"])
+        .arg("-i")
+        .arg(key)
+        .args(["-p", &server.ssh_port().to_string(), &format!("{login}@127.0.0.1"), command])
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    assert_eq!(String::from_utf8_lossy(&ran.stdout), expect, "{ran:?}\n{}", server.logs());
+}
+
+/// The `session.ended` audit records, as (session id, seq), oldest first.
+fn ended_sessions(admin: &Cli) -> Vec<(String, i64)> {
+    let page = admin.run(&["audit", "list", "--kind", "session.ended", "--json"]).success().json();
+    let mut ended: Vec<(String, i64)> = page["records"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| (r["details"]["session_id"].as_str().unwrap().to_owned(), r["seq"].as_i64().unwrap()))
+        .collect();
+    ended.sort_by_key(|(_, seq)| *seq);
+    ended
+}
+
+/// Waits until `count` sessions have ended (the client may exit before the gateway records the end).
+fn wait_for_ended(server: &Server, admin: &Cli, count: usize) -> Vec<(String, i64)> {
+    let deadline = Instant::now() + Duration::from_secs(15);
+    loop {
+        let ended = ended_sessions(admin);
+        if ended.len() >= count {
+            return ended;
+        }
+        assert!(Instant::now() < deadline, "{count} sessions did not end: {ended:?}\n{}", server.logs());
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+/// Asserts that the session events in `records` of session `id` are its whole event log once or more (at least once),
+/// positioned at its `session.ended` seq, with the command it ran, and returns how many distinct events it had.
+#[track_caller]
+fn assert_whole_session(records: &[Value], (id, seq): &(String, i64), command: &str, account: &str) -> usize {
+    let events: Vec<&Value> = records.iter().filter(|r| r["session"]["id"] == id.as_str()).collect();
+    assert!(!events.is_empty(), "no events of session {id}: {records:?}");
+    let mut positions: Vec<i64> = events.iter().map(|r| r["session"]["position"].as_i64().unwrap()).collect();
+    positions.sort_unstable();
+    positions.dedup();
+    assert_eq!(positions, (0..i64::try_from(positions.len()).unwrap()).collect::<Vec<_>>(), "{id}: a gap");
+    for event in &events {
+        assert_eq!(event["seq"].as_i64(), Some(*seq), "{id}: positioned at its session.ended record: {event}");
+        assert_eq!((event["actor"]["kind"].as_str(), event["actor"]["name"].as_str()), (Some("user"), Some("alice")));
+        assert_eq!(event["target"]["type"], "target", "{event}");
+        assert_eq!(
+            (event["session"]["target"].as_str(), event["session"]["account"].as_str()),
+            (Some("db01"), Some(account))
+        );
+        assert_eq!(event["session"]["protocol"], "ssh", "{event}");
+        assert_eq!(event["outcome"], "success", "{event}");
+        assert!(event.get("mac").is_none(), "{event}");
+    }
+    let exec = events.iter().find(|r| r["event"] == "exec").unwrap_or_else(|| panic!("no exec event: {events:?}"));
+    assert_eq!(exec["details"]["command"], command, "{exec}");
+    assert_eq!(exec["summary"], command, "{exec}");
+    assert!(events.iter().any(|r| r["event"] == "session_ended"), "{events:?}");
+    positions.len()
+}
+
+#[test]
+fn session_events_of_real_ssh_sessions_reach_the_sink_whole_and_survive_a_restart() {
+    let Some(sshd) = latch_testkit::sshd::start_or_skip(&[]).unwrap() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("siem.jsonl");
+    let config = format!(
+        "[[siem]]\nname = \"archive\"\nkind = \"file\"\npath = \"{}\"\nstreams = [\"audit\", \"session_events\"]\n\
+         batch_size = 2\nretry_initial_ms = 100\nretry_max_seconds = 1\n",
+        file.display()
+    );
+    let mut server = Server::start_with_config(&config);
+    let admin = server.admin();
+    let key = person_key(dir.path());
+    admin
+        .run_with_stdin(&["users", "create", "alice", "--role", "user", "--password-stdin"], "wonderland-pass-123456\n")
+        .success();
+    admin.run(&["ssh-keys", "add", key.with_extension("pub").to_str().unwrap(), "--user", "alice"]).success();
+    let port = sshd.port().to_string();
+    admin.run(&["targets", "add", "db01", "--address", "127.0.0.1", "--port", &port]).success();
+    admin.run(&["targets", "fetch-host-key", "db01", "--yes"]).success();
+    let account = sshd.user().name.clone();
+    admin
+        .run_with_stdin(
+            &["accounts", "add", "db01", &account, "--secret-stdin"],
+            &format!("{}\n", sshd.user().password),
+        )
+        .success();
+    let policy = dir.path().join("policy.json");
+    let rules =
+        r#"{"name":"db","users":["alice"],"targets":[{"name":"db01"}],"mode":"standing","max_duration_minutes":60}"#;
+    std::fs::write(&policy, rules).unwrap();
+    admin.run(&["policies", "create", "--file", policy.to_str().unwrap()]).success();
+
+    // A session's events reach the sink as their own stream, beside the audit stream.
+    ssh_exec(&server, &key, "alice@db01", "echo first-siem-session", "first-siem-session\n");
+    let first = wait_for_ended(&server, &admin, 1)[0].clone();
+    wait_until(&server, "the first session's events are in the file", || {
+        of_stream(&file_records(&file), "session_events")
+            .iter()
+            .any(|r| r["session"]["id"] == first.0.as_str() && r["event"] == "session_ended")
+    });
+    let delivered = file_records(&file);
+    let first_events = assert_whole_session(&delivered, &first, "echo first-siem-session", &account);
+    assert!(first_events >= 2, "more events than one batch of 2 would carry: {delivered:?}");
+    let audit_seqs: Vec<i64> = of_stream(&delivered, "audit").iter().map(|r| r["seq"].as_i64().unwrap()).collect();
+    assert_eq!(audit_seqs, (1..=i64::try_from(audit_seqs.len()).unwrap()).collect::<Vec<_>>(), "the audit stream");
+
+    // The sink fails (a directory where its file was) while a second session ends; then latch is killed.
+    let before_restart = dir.path().join("before-restart.jsonl");
+    std::fs::rename(&file, &before_restart).unwrap();
+    std::fs::create_dir(&file).unwrap();
+    ssh_exec(&server, &key, "alice@db01", "echo second-siem-session", "second-siem-session\n");
+    let second = wait_for_ended(&server, &admin, 2)[1].clone();
+    wait_until(&server, "the sink failed", || server.logs().contains("SIEM export failed; will retry"));
+    server.stop();
+    std::fs::remove_dir(&file).unwrap();
+
+    // After the restart the sink gets what it missed, from its persisted cursor: the second session, whole.
+    server.restart();
+    wait_until(&server, "the second session's events are in the file", || {
+        of_stream(&file_records(&file), "session_events")
+            .iter()
+            .any(|r| r["session"]["id"] == second.0.as_str() && r["event"] == "session_ended")
+    });
+    let after = of_stream(&file_records(&file), "session_events");
+    assert_whole_session(&after, &second, "echo second-siem-session", &account);
+    assert!(after.iter().all(|r| r["session"]["id"] != first.0.as_str()), "resumed after the first session: {after:?}");
+    let mut everything = of_stream(&file_records(&before_restart), "session_events");
+    everything.extend(after);
+    let seqs: Vec<i64> = everything.iter().map(|r| r["seq"].as_i64().unwrap()).collect();
+    assert!(seqs.windows(2).all(|w| w[0] <= w[1]), "in the order the sessions ended: {seqs:?}");
+    assert_whole_session(&everything, &first, "echo first-siem-session", &account);
+    assert_whole_session(&everything, &second, "echo second-siem-session", &account);
+
+    // Every audit record arrived too, in one file or the other.
+    let mut audit: Vec<i64> = of_stream(&file_records(&before_restart), "audit")
+        .iter()
+        .chain(&of_stream(&file_records(&file), "audit"))
+        .map(|r| r["seq"].as_i64().unwrap())
+        .collect();
+    audit.sort_unstable();
+    audit.dedup();
+    assert!(audit.contains(&second.1), "the second session.ended record: {audit:?}");
+    assert_eq!(audit, (1..=*audit.last().unwrap()).collect::<Vec<_>>(), "no audit record skipped");
 }

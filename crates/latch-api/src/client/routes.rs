@@ -408,6 +408,16 @@ impl Client {
         self.get_query(path!("dashboard"), params).await
     }
 
+    /// The files of a session's recording.
+    pub async fn recording_files(&self, session: &str) -> Result<RecordingFilesView, ClientError> {
+        self.get(path!("sessions", session, "recording")).await
+    }
+
+    /// One file of a session's recording, as stored.
+    pub async fn recording_file(&self, session: &str, file: &str) -> Result<Vec<u8>, ClientError> {
+        self.bytes(self.request(Method::GET, path!("sessions", session, "recording", file))?).await
+    }
+
     /// Stores the recording storage's credential in the vault.
     pub async fn set_storage_credential(&self, request: &StorageCredentialRequest) -> Result<(), ClientError> {
         self.empty(self.request(Method::PUT, path!("recordings", "storage-credential"))?.json(request)).await

@@ -118,6 +118,11 @@ pub enum AccessEvent {
         attempts: u32,
         error: String,
     },
+    /// Someone read a file of a session's recording (to replay it or keep a copy).
+    RecordingRead {
+        session_id: GatewaySessionId,
+        file: String,
+    },
     /// The credential of the recording storage was stored in the vault (the credential itself is never recorded).
     RecordingStorageCredentialSet {
         storage: String,
@@ -233,6 +238,7 @@ impl AccessEvent {
             E::LegalHoldReleased { .. } => "session.legal_hold_released",
             E::RecordingDeleted { .. } => "session.recording_deleted",
             E::RecordingStored { .. } => "recording.stored",
+            E::RecordingRead { .. } => "recording.read",
             E::RecordingUploadFailing { .. } => "recording.upload_failing",
             E::RecordingStorageCredentialSet { .. } => "recording.storage_credential_set",
             E::ConnectionRefused { .. } => "session.refused",
@@ -329,6 +335,7 @@ impl AccessEvent {
                 ("attempts", i64::from(*attempts).into()),
                 ("error", s(error)),
             ],
+            E::RecordingRead { session_id, file } => vec![("session_id", s(session_id)), ("file", s(file))],
             E::RecordingStorageCredentialSet { storage } => vec![("storage", s(storage))],
             E::ConnectionRefused { user_id, target, account, reason } => {
                 vec![("user_id", s(user_id)), ("target", s(target)), ("account", s(account)), ("reason", s(reason))]

@@ -88,6 +88,8 @@ pub(crate) fn register(router: OpenApiRouter<HttpState>) -> OpenApiRouter<HttpSt
         .routes(routes!(sessions::hold, sessions::release))
         .routes(routes!(recordings::set_credential))
         .routes(routes!(recordings::backlog))
+        .routes(routes!(recordings::files))
+        .routes(routes!(recordings::file))
         .routes(routes!(dashboard::dashboard))
         .routes(routes!(checkouts::list, checkouts::create))
         .routes(routes!(checkouts::get))

@@ -5,9 +5,13 @@ use crate::error::ApiResult;
 use crate::guard::{Access, Admin, Body as JsonBody, Need, Rule};
 use crate::views;
 use axum::Json;
-use axum::extract::State;
-use axum::http::StatusCode;
-use latch_api::{ErrorBody, StorageCredentialRequest, UploadBacklogView};
+use axum::extract::{Path, State};
+use axum::http::{StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use latch_api::{
+    ASCIICAST_CONTENT_TYPE, ErrorBody, RecordingFileView, RecordingFilesView, StorageCredentialRequest,
+    UploadBacklogView,
+};
 use latch_app::SecretString;
 use latch_domain::permission::Permission;
 
@@ -69,4 +73,41 @@ pub(crate) async fn backlog(
         },
     };
     Ok(Json(view))
+}
+
+/// The files of a session's recording (asciicast casts, byte streams, the event log, the signed manifest), wherever
+/// they are kept. Needs `recordings:read`.
+#[utoipa::path(get, path = "/api/v1/sessions/{session}/recording", tag = "recordings",
+    params(("session" = String, Path)),
+    responses((status = 200, body = RecordingFilesView), (status = 404, body = ErrorBody)))]
+pub(crate) async fn files(
+    State(state): State<HttpState>,
+    need: Need<RecordingsRead>,
+    Path(id): Path<String>,
+) -> ApiResult<Json<RecordingFilesView>> {
+    let files = state.app.recording_files(&need.principal, &id).await?;
+    let files = files.into_iter().map(|file| RecordingFileView { name: file.name, bytes: file.bytes }).collect();
+    Ok(Json(RecordingFilesView { session: id, files }))
+}
+
+/// One file of a session's recording, as stored (to replay it, or to keep a copy that `latch recordings verify`
+/// checks). Each read is audited (`recording.read`) before the bytes leave. Needs `recordings:read`.
+#[utoipa::path(get, path = "/api/v1/sessions/{session}/recording/{file}", tag = "recordings",
+    params(("session" = String, Path), ("file" = String, Path)),
+    responses(
+        (status = 200, description = "the file's bytes", content_type = "application/octet-stream", body = Vec<u8>),
+        (status = 404, body = ErrorBody)))]
+pub(crate) async fn file(
+    State(state): State<HttpState>,
+    need: Need<RecordingsRead>,
+    Path((id, file)): Path<(String, String)>,
+) -> ApiResult<Response> {
+    let bytes = state.app.read_recording_file(&need.principal, &id, &file, &need.ctx).await?;
+    let content_type = match file.rsplit_once('.').map(|(_, extension)| extension) {
+        Some("cast") => ASCIICAST_CONTENT_TYPE,
+        Some("jsonl") => "application/x-ndjson",
+        Some("json") => "application/json",
+        _ => "application/octet-stream",
+    };
+    Ok(([(header::CONTENT_TYPE, content_type), (header::CACHE_CONTROL, "no-store")], bytes).into_response())
 }

@@ -19,6 +19,7 @@ mod machine_identities;
 mod retention;
 mod session_reports;
 mod siem_cursors;
+mod siem_session_events;
 mod ssh_keys;
 mod transactions;
 mod vault;
@@ -84,6 +85,11 @@ on_both_backends! {
     siem_cursors::check_siem_cursor_races => siem_cursor_races_sqlite, siem_cursor_races_postgres;
     siem_cursors::check_audit_stream_shows_no_gaps_while_appending =>
         audit_stream_shows_no_gaps_while_appending_sqlite, audit_stream_shows_no_gaps_while_appending_postgres;
+    siem_session_events::check_session_events_export_in_whole_positions =>
+        session_events_export_in_whole_positions_sqlite, session_events_export_in_whole_positions_postgres;
+    siem_session_events::check_session_events_stream_skips_nothing_while_sessions_end =>
+        session_events_stream_skips_nothing_while_sessions_end_sqlite,
+        session_events_stream_skips_nothing_while_sessions_end_postgres;
     break_glass::check_break_glass => break_glass_sqlite, break_glass_postgres;
     session_reports::check_session_report_filters =>
         session_report_filters_sqlite, session_report_filters_postgres;

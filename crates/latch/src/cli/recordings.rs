@@ -16,6 +16,7 @@ use serde::Serialize;
 
 use super::exit::EXIT_PROBLEMS_FOUND;
 use super::{OutputArgs, connection, prompt, show};
+use crate::UsageError;
 use crate::config::RECORDING_SIGNING_KEY;
 use crate::host_key::public_key_path;
 use crate::recording_path::session_directory;
@@ -38,6 +39,13 @@ enum RecordingsCommand {
         /// Read the credential from standard input (one line) instead of asking.
         #[arg(long)]
         stdin: bool,
+    },
+    /// Copy a session's recording from the server (spool or storage) into DIR/SESSION, to replay or verify it.
+    Fetch {
+        session: String,
+        /// Where to put the SESSION directory (it must not exist yet).
+        #[arg(long, default_value = ".")]
+        to: PathBuf,
     },
     /// The answering node's upload backlog: recordings not yet copied to the storage, failing uploads.
     Backlog {
@@ -101,12 +109,31 @@ pub async fn run(args: RecordingsArgs) -> anyhow::Result<ExitCode> {
             show::line("stored in the vault; the uploader uses it from its next attempt")?;
             Ok(ExitCode::SUCCESS)
         }
+        RecordingsCommand::Fetch { session, to } => fetch(&session, &to).await,
         RecordingsCommand::Backlog { output } => {
             let client = connection::authenticated()?;
             show::result(output.json, &client.upload_backlog().await?, print_backlog)?;
             Ok(ExitCode::SUCCESS)
         }
     }
+}
+
+async fn fetch(session: &str, to: &Path) -> anyhow::Result<ExitCode> {
+    let client = connection::authenticated()?;
+    let listing = client.recording_files(session).await?;
+    let directory = session_directory(to, &listing.session)
+        .ok_or_else(|| UsageError(format!("{session:?} is not a session id")))?;
+    std::fs::create_dir_all(to).with_context(|| format!("cannot create {}", to.display()))?;
+    std::fs::create_dir(&directory)
+        .with_context(|| format!("cannot create {} (it must not exist)", directory.display()))?;
+    for file in &listing.files {
+        let path = session_directory(&directory, &file.name)
+            .ok_or_else(|| anyhow::anyhow!("the server named a file {:?}", file.name))?;
+        let bytes = client.recording_file(session, &file.name).await?;
+        std::fs::write(&path, bytes).with_context(|| format!("cannot write {}", path.display()))?;
+    }
+    show::line(&format!("{} files in {}", listing.files.len(), directory.display()))?;
+    Ok(ExitCode::SUCCESS)
 }
 
 fn print_backlog(backlog: &UploadBacklogView) -> std::io::Result<()> {

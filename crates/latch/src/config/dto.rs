@@ -32,7 +32,7 @@ pub struct ConfigFile {
     pub siem: Vec<SiemSection>,
 }
 
-/// `[[siem]]`: one SIEM sink the audit stream is exported to. Which keys apply depends on `kind`.
+/// `[[siem]]`: one SIEM sink the audit stream (and, if asked, session events) is exported to. Which keys apply depends on `kind`.
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct SiemSection {
@@ -65,6 +65,8 @@ pub struct SiemSection {
     pub retry_initial_ms: Option<i64>,
     /// The longest wait between attempts (default 60 s).
     pub retry_max_seconds: Option<i64>,
+    /// What the sink gets: `audit` and/or `session_events` (default `["audit"]`).
+    pub streams: Option<Vec<String>>,
 }
 
 /// `[[integrations]]`: one incident integration.

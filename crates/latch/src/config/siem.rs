@@ -1,6 +1,7 @@
-//! `[[siem]]`: the sinks the audit stream is exported to, as JSON Lines to a file, RFC 5424 syslog over TCP or UDP,
-//! or batches POSTed to an HTTP endpoint. Each has a unique `name`, which keys its persisted cursor: renaming a
-//! sink starts it again from the first record.
+//! `[[siem]]`: the sinks the audit stream and session events are exported to, as JSON Lines to a file, RFC 5424
+//! syslog over TCP or UDP, or batches POSTed to an HTTP endpoint. Each has a unique `name`, which keys its
+//! persisted cursors (one per stream): renaming a sink starts it again from the first record. `streams` names what
+//! it gets: `audit` (the default) and/or `session_events` (the events of finished sessions).
 //!
 //! Keys by `kind`: file: `path`. syslog: `address` (`host:port`), `transport` (`tcp` | `udp`), `app_name` (default
 //! `latch`), `hostname` (default the node name), `facility` (`auth`, `authpriv` (default), `local0`…`local7`),
@@ -11,6 +12,7 @@
 use super::dto::SiemSection;
 use crate::UsageError;
 use crate::siem::syslog::{Facility, MAX_APP_NAME, MAX_HOSTNAME, SyslogHeader, is_header_field};
+use latch_app::ExportStream;
 use latch_vault::SecretString;
 use std::net::IpAddr;
 use std::path::PathBuf;
@@ -26,6 +28,8 @@ pub struct SiemSinkConfig {
     /// How long one delivery attempt may take.
     pub timeout: Duration,
     pub retry: RetryPolicy,
+    /// The streams it gets, each exported by its own task with its own cursor; at least one, none twice.
+    pub streams: Vec<ExportStream>,
 }
 
 /// Where a sink's records go.
@@ -124,8 +128,10 @@ pub fn resolve(sections: &[SiemSection], node_name: &str) -> Result<Vec<SiemSink
                 "retry_max_seconds ({max_seconds} s) is shorter than retry_initial_ms ({initial_ms} ms)"
             )));
         }
+        let streams = streams(section.streams.as_deref(), &at)?;
         out.push(SiemSinkConfig {
             name,
+            streams,
             destination,
             batch_size: usize::try_from(batch).unwrap_or(1),
             timeout: Duration::from_secs(timeout.unsigned_abs()),
@@ -139,6 +145,24 @@ pub fn resolve(sections: &[SiemSection], node_name: &str) -> Result<Vec<SiemSink
 }
 
 type At<'a> = &'a dyn Fn(&str) -> UsageError;
+
+/// The streams named by `names`: `audit` when none are given.
+fn streams(names: Option<&[String]>, at: At<'_>) -> Result<Vec<ExportStream>, UsageError> {
+    let Some(names) = names else { return Ok(vec![ExportStream::Audit]) };
+    if names.is_empty() {
+        return Err(at("streams must name at least one stream (audit, session_events)"));
+    }
+    let mut streams = Vec::with_capacity(names.len());
+    for name in names {
+        let stream = ExportStream::parse(name)
+            .ok_or_else(|| at(&format!("streams: {name:?} is not a stream (audit, session_events)")))?;
+        if streams.contains(&stream) {
+            return Err(at(&format!("streams: {name:?} is named twice")));
+        }
+        streams.push(stream);
+    }
+    Ok(streams)
+}
 
 fn file(section: &SiemSection, at: At<'_>) -> Result<SiemDestination, UsageError> {
     only_for(section, "file", at)?;
@@ -296,6 +320,7 @@ mod tests {
         assert_eq!(header.facility, Facility::Authpriv);
         assert!(matches!(&sinks[2].destination, SiemDestination::Http { token: None, .. }));
         for sink in &sinks {
+            assert_eq!(sink.streams, [ExportStream::Audit], "the audit stream by default");
             assert_eq!(sink.batch_size, 500);
             assert_eq!(sink.timeout, Duration::from_secs(10));
             assert_eq!(sink.retry, RetryPolicy { initial: Duration::from_millis(500), max: Duration::from_secs(60) });
@@ -322,6 +347,27 @@ mod tests {
         assert_eq!(token.expose(), "hec-token-0123456789");
         let debug = format!("{sinks:?}");
         assert!(!debug.contains("hec-token") && !debug.contains("secret-channel"), "{debug}");
+    }
+
+    #[test]
+    fn a_sink_names_the_streams_it_gets() {
+        let with = |streams: &[&str]| SiemSection {
+            path: Some("out.jsonl".into()),
+            streams: Some(streams.iter().map(|s| (*s).to_owned()).collect()),
+            ..section("archive", "file")
+        };
+        let both = resolve(&[with(&["session_events", "audit"])], "n").unwrap();
+        assert_eq!(both[0].streams, [ExportStream::SessionEvents, ExportStream::Audit]);
+        let events = resolve(&[with(&["session_events"])], "n").unwrap();
+        assert_eq!(events[0].streams, [ExportStream::SessionEvents]);
+        let check = |streams: &[&str], expect: &str| {
+            let message = error(vec![with(streams)]);
+            assert!(message.contains(expect), "expected {expect:?} in {message:?}");
+        };
+        check(&[], "#1: streams must name at least one stream");
+        check(&["audit", "sessions"], "streams: \"sessions\" is not a stream (audit, session_events)");
+        check(&["Audit"], "streams: \"Audit\" is not a stream");
+        check(&["audit", "session_events", "audit"], "streams: \"audit\" is named twice");
     }
 
     #[test]

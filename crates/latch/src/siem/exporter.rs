@@ -78,13 +78,17 @@ impl SiemExport {
                 Err(err) => return self.failed(progress, None, &format!("cannot read the cursor: {err}")).await,
             },
         };
-        let records = match stream::read_after(&self.app, self.stream, cursor, self.sink.batch_size).await {
-            Ok(records) => records,
+        let batch = match stream::read_after(&self.app, self.stream, cursor, self.sink.batch_size).await {
+            Ok(batch) => batch,
             Err(err) => return self.failed(progress, Some(cursor), &format!("cannot read the stream: {err}")).await,
         };
-        let Some(last) = records.last().map(|record| record.seq) else { return POLL };
-        if let Err(reason) = self.deliver(sink, &records).await {
-            return self.failed(progress, Some(cursor), &reason).await;
+        let Some(last) = batch.through() else { return POLL };
+        // A read of session events holds whole sessions, so it may exceed the batch size: the sink still gets at
+        // most `batch_size` records at a time, and the cursor moves only once it took them all.
+        for records in batch.records.chunks(self.sink.batch_size.max(1)) {
+            if let Err(reason) = self.deliver(sink, records).await {
+                return self.failed(progress, Some(cursor), &reason).await;
+            }
         }
         match self.app.advance_export_cursor(&self.sink.name, self.stream, cursor, last).await {
             Ok(true) => progress.cursor = Some(last),
@@ -103,7 +107,7 @@ impl SiemExport {
             tracing::info!(failed_attempts = progress.failures, delivered_to = last, "the SIEM sink recovered");
             progress.failures = 0;
         }
-        if records.len() < self.sink.batch_size {
+        if !batch.more {
             return POLL;
         }
         self.log_backlog(progress, last).await;
@@ -125,7 +129,7 @@ impl SiemExport {
         progress.failures = progress.failures.saturating_add(1);
         let retry_in = self.sink.retry.delay(progress.failures);
         let backlog = match cursor {
-            Some(cursor) => self.app.export_head(self.stream).await.ok().map(|head| head - cursor),
+            Some(cursor) => self.app.export_backlog(self.stream, cursor).await.ok(),
             None => None,
         };
         tracing::warn!(
@@ -144,10 +148,10 @@ impl SiemExport {
         if !due {
             return;
         }
-        let Ok(head) = self.app.export_head(self.stream).await else { return };
-        let backlog = head - delivered_to;
+        let Ok(backlog) = self.app.export_backlog(self.stream, delivered_to).await else { return };
         let batch = i64::try_from(self.sink.batch_size).unwrap_or(i64::MAX);
         if backlog > batch.saturating_mul(BEHIND_BATCHES) {
+            let head = self.app.export_head(self.stream).await.ok();
             tracing::warn!(backlog, delivered_to, head, "the SIEM sink is behind the stream");
             progress.behind_logged = Some(Instant::now());
         }

@@ -4,10 +4,16 @@
 //! "event":"user.created","outcome":"success","actor":{…},"target":{…},"source_ip":…,"mac":"…","details":{…}}`.
 //! `mac` is the record's link in the keyed audit chain, so the SIEM holds an anchor of the chain outside Latch:
 //! `latch audit verify` on a database whose records were edited or cut no longer matches what the SIEM received.
-//! Session events will use the same envelope (`stream`, their id as `seq`, their type as `event`, no `mac`).
+//!
+//! A session event becomes `{"stream":"session_events","seq":…,"time":…,"time_ms":…,"event":"exec",
+//! "outcome":"success","actor":{"kind":"user",…},"target":{"type":"target",…},"session":{"id":…,"position":…,
+//! "target":…,"account":…,"account_id":…,"protocol":…,"node":…},"source_ip":…,"summary":"…","details":{…}}`: `seq` is
+//! the sequence number of the session's `session.ended` audit record (shared by all of the session's events, which
+//! `session.position` orders), `event` the event's kind and `details` the event as stored in its log.
 
 use latch_app::AuditRecord;
 use latch_app::domain::Timestamp;
+use latch_store::session_events::ExportedSessionEvent;
 use serde::Serialize;
 use serde_json::Value;
 use time::OffsetDateTime;
@@ -27,8 +33,14 @@ pub struct SiemRecord {
     pub actor: Actor,
     /// What the event acted on, when its details name it.
     pub target: Option<Target>,
+    /// The session a session event happened in (session events only).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub session: Option<SessionRef>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub source_ip: Option<String>,
+    /// One line a person reads (session events only: the command, the path, `host:port`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub summary: Option<String>,
     /// Hex of the record's chain link (audit only).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub mac: Option<String>,
@@ -50,6 +62,21 @@ pub struct Target {
     #[serde(rename = "type")]
     pub kind: &'static str,
     pub id: String,
+}
+
+/// Where a session event happened.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct SessionRef {
+    pub id: String,
+    /// The event's position in the session's event log, from 0.
+    pub position: i64,
+    /// The target's name (its id is the record's `target`).
+    pub target: String,
+    pub account: String,
+    pub account_id: String,
+    pub protocol: String,
+    /// The Latch node that ran the session.
+    pub node: String,
 }
 
 /// Whether the recorded action succeeded; a failure is also what a SIEM alerts on.
@@ -104,8 +131,39 @@ impl SiemRecord {
                 name: record.actor_name.clone(),
             },
             target: target(&record.kind, &details),
+            session: None,
             source_ip: record.source.clone(),
+            summary: None,
             mac: Some(record.link.clone()),
+            details,
+            details_truncated: false,
+        }
+    }
+
+    /// The exported form of a session event.
+    pub fn from_session_event(event: &ExportedSessionEvent) -> SiemRecord {
+        let details: Value = serde_json::from_str(&event.data).unwrap_or(Value::String(event.data.clone()));
+        SiemRecord {
+            stream: latch_app::ExportStream::SessionEvents.as_str(),
+            seq: event.audit_seq,
+            time: rfc3339_millis(event.at),
+            time_ms: event.at.as_millis(),
+            event: event.kind.clone(),
+            outcome: Outcome::Success,
+            actor: Actor { kind: "user".to_owned(), id: Some(event.user_id.clone()), name: event.username.clone() },
+            target: Some(Target { kind: "target", id: event.target_id.clone() }),
+            session: Some(SessionRef {
+                id: event.session_id.clone(),
+                position: event.position,
+                target: event.target_name.clone(),
+                account: event.account_name.clone(),
+                account_id: event.account_id.clone(),
+                protocol: event.protocol.clone(),
+                node: event.node.clone(),
+            }),
+            source_ip: event.source.clone(),
+            summary: Some(event.summary.clone()),
+            mac: None,
             details,
             details_truncated: false,
         }
@@ -134,7 +192,7 @@ impl SiemRecord {
     /// The fields that identify the record and its place in the chain, nothing else: what is sent when even the
     /// record without details does not fit.
     pub fn essentials_json(&self) -> String {
-        serde_json::json!({
+        let mut essentials = serde_json::json!({
             "stream": self.stream,
             "seq": self.seq,
             "time": self.time,
@@ -143,8 +201,11 @@ impl SiemRecord {
             "outcome": self.outcome,
             "mac": self.mac,
             "truncated": true,
-        })
-        .to_string()
+        });
+        if let Some(session) = &self.session {
+            essentials["session"] = serde_json::json!({"id": session.id, "position": session.position});
+        }
+        essentials.to_string()
     }
 }
 
@@ -203,6 +264,49 @@ mod tests {
         );
         assert!(record.to_json().starts_with(r#"{"stream":"audit","seq":42,"#), "seq comes first");
         assert!(!record.to_json().contains('\n'));
+    }
+
+    #[test]
+    fn a_session_event_becomes_one_json_object_of_its_own_stream() {
+        let event = ExportedSessionEvent {
+            audit_seq: 77,
+            session_id: "s-1".to_owned(),
+            position: 2,
+            at: Timestamp::from_millis(1_735_787_045_678),
+            kind: "exec".to_owned(),
+            channel: Some(0),
+            summary: "uname -a".to_owned(),
+            bytes: None,
+            data: r#"{"at_ms":1735787045678,"kind":"exec","command":"uname -a"}"#.to_owned(),
+            user_id: "u-1".to_owned(),
+            username: "alice".to_owned(),
+            target_id: "t-1".to_owned(),
+            target_name: "web-01".to_owned(),
+            account_id: "a-1".to_owned(),
+            account_name: "root".to_owned(),
+            protocol: "ssh".to_owned(),
+            node: "node-a".to_owned(),
+            source: Some("192.0.2.7".to_owned()),
+        };
+        let record = SiemRecord::from_session_event(&event);
+        let json: Value = serde_json::from_str(&record.to_json()).unwrap();
+        assert_eq!(
+            json,
+            serde_json::json!({
+                "stream": "session_events", "seq": 77, "time": "2025-01-02T03:04:05.678Z",
+                "time_ms": 1_735_787_045_678_i64, "event": "exec", "outcome": "success",
+                "actor": {"kind": "user", "id": "u-1", "name": "alice"},
+                "target": {"type": "target", "id": "t-1"},
+                "session": {"id": "s-1", "position": 2, "target": "web-01", "account": "root", "account_id": "a-1",
+                            "protocol": "ssh", "node": "node-a"},
+                "source_ip": "192.0.2.7", "summary": "uname -a",
+                "details": {"at_ms": 1_735_787_045_678_i64, "kind": "exec", "command": "uname -a"},
+            })
+        );
+        assert!(record.to_json().starts_with(r#"{"stream":"session_events","seq":77,"#));
+        let essentials: Value = serde_json::from_str(&record.essentials_json()).unwrap();
+        assert_eq!(essentials["session"], serde_json::json!({"id": "s-1", "position": 2}));
+        assert_eq!(essentials["mac"], Value::Null);
     }
 
     #[test]

@@ -14,9 +14,11 @@ use super::record::SiemRecord;
 use super::syslog::{SyslogHeader, frame_octet_counted};
 use crate::config::{HttpUrl, SiemDestination, SiemSinkConfig, SyslogTransport};
 use latch_app::SecretString;
+use std::collections::HashMap;
 use std::io::Write;
 use std::os::unix::fs::{FileExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
+use std::sync::{Arc, LazyLock, Mutex, PoisonError};
 use tokio::io::AsyncWriteExt;
 use tokio::net::{TcpStream, UdpSocket};
 
@@ -116,9 +118,20 @@ async fn append_to_file(path: &Path, lines: Vec<u8>) -> Result<(), DeliveryError
         .map_err(|err| DeliveryError(format!("cannot append to {}: {err}", path.display())))
 }
 
+/// The lock serializing this process's appends to `path`: a sink exporting several streams has one task per
+/// stream, and a failed append cuts the file back to where it began, which must never cut what another task
+/// appended meanwhile.
+fn file_lock(path: &Path) -> Arc<Mutex<()>> {
+    static LOCKS: LazyLock<Mutex<HashMap<PathBuf, Arc<Mutex<()>>>>> = LazyLock::new(Mutex::default);
+    let mut locks = LOCKS.lock().unwrap_or_else(PoisonError::into_inner);
+    Arc::clone(locks.entry(path.to_owned()).or_default())
+}
+
 /// Appends `lines` and syncs. A last line left unfinished by a crash is ended first, so it never runs into the next
 /// record; a failed write is cut off again, so a retry does not follow half a batch.
 fn append_synced(path: &Path, lines: &[u8]) -> std::io::Result<()> {
+    let lock = file_lock(path);
+    let _appending = lock.lock().unwrap_or_else(PoisonError::into_inner);
     let mut file = std::fs::OpenOptions::new().read(true).append(true).create(true).mode(0o600).open(path)?;
     let length = file.metadata()?.len();
     let mut last = [0u8; 1];
