@@ -7,6 +7,7 @@
 //! Architecture Invariant: no axum, hyper or russh here.
 
 mod access;
+mod access_overview;
 mod access_requests;
 mod api_accounts;
 mod app;
@@ -40,6 +41,7 @@ mod tokens;
 mod users;
 mod vault_ops;
 
+pub use access_overview::{ActiveAccess, DescribedGrant, DescribedRequest, ReachableAccount, ReachableTarget};
 pub use access_requests::{NewAccessRequest, RequestOutcome, RequestScope};
 pub use api_accounts::{ApiAccountChange, IssuedApiSecret, IssuedToken, NewApiAccount};
 pub use app::{App, AppConfig, RequestContext};

@@ -1,5 +1,5 @@
-//! Latch's HTTP front end: the JSON API under `/api/v1`, OAuth at `/oauth/token`, and the
-//! OpenAPI document at `/api/openapi.json`.
+//! Latch's HTTP front end: the JSON API under `/api/v1`, OAuth at `/oauth/token`, the
+//! OpenAPI document at `/api/openapi.json`, and the web UI's pages at `/` ([`web`]).
 //!
 //! Architecture Invariant: this is the only place that picks HTTP status codes ([`error`]);
 //! every route's first extractor is a [`guard::Need`] naming who may call it, and the
@@ -10,6 +10,7 @@ pub mod guard;
 mod middleware;
 mod routes;
 mod views;
+pub mod web;
 
 use axum::Router;
 use latch_app::App;
@@ -37,6 +38,8 @@ impl Default for HttpOptions {
 pub struct HttpState {
     pub app: App,
     pub options: HttpOptions,
+    /// Web sign-ins waiting for their TOTP code.
+    pub pending_logins: web::PendingLogins,
 }
 
 #[derive(OpenApi)]
@@ -76,6 +79,6 @@ pub fn openapi() -> utoipa::openapi::OpenApi {
 pub fn router(app: App, options: HttpOptions) -> Router {
     let (api, doc) = api_router();
     let doc = std::sync::Arc::new(doc);
-    let state = HttpState { app, options };
-    middleware::wrap(routes::with_openapi_document(api, doc), state)
+    let state = HttpState { app, options, pending_logins: web::PendingLogins::default() };
+    middleware::wrap(routes::with_openapi_document(api, doc).merge(web::router()), state)
 }

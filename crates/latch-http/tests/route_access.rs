@@ -444,3 +444,175 @@ async fn oversized_bodies_and_bad_json_get_the_error_shape() {
     assert_eq!(body["error"], "invalid_input");
     assert!(body["message"].as_str().is_some_and(|m| !m.is_empty()));
 }
+
+/// Who may use a page of the web UI. Pages authenticate by the `__Host-latch_session` cookie and never by a
+/// bearer token; every POST also needs the session's CSRF token.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Page {
+    /// Sign-in pages and static assets.
+    Open,
+    /// Any user session, also one that must still change its password or enrol TOTP.
+    AnyStage,
+    /// Fully signed-in users.
+    SignedIn,
+}
+
+const WEB_TABLE: &[(&str, &str, Page)] = &[
+    ("get", "/login", Page::Open),
+    ("post", "/login", Page::Open),
+    ("post", "/login/totp", Page::Open),
+    ("post", "/logout", Page::AnyStage),
+    ("get", "/password", Page::AnyStage),
+    ("post", "/password", Page::AnyStage),
+    ("get", "/totp", Page::AnyStage),
+    ("post", "/totp/start", Page::AnyStage),
+    ("post", "/totp/confirm", Page::AnyStage),
+    ("get", "/", Page::SignedIn),
+    ("get", "/requests/new", Page::SignedIn),
+    ("get", "/requests", Page::SignedIn),
+    ("post", "/requests", Page::SignedIn),
+    ("post", "/requests/{id}/cancel", Page::SignedIn),
+    ("get", "/approvals", Page::SignedIn),
+    ("post", "/approvals/{id}", Page::SignedIn),
+    ("get", "/assets/{version}/{name}", Page::Open),
+];
+
+#[test]
+fn every_page_route_has_a_table_entry_and_every_entry_a_route() {
+    let mut routes: Vec<(&str, &str)> = latch_http::web::ROUTES.to_vec();
+    let mut table: Vec<(&str, &str)> = WEB_TABLE.iter().map(|(m, p, _)| (*m, *p)).collect();
+    routes.sort();
+    table.sort();
+    assert_eq!(routes, table);
+}
+
+/// A page request with the session `cookie` and the CSRF token `csrf` in its header.
+fn page_request(method: &str, path: &str, cookie: Option<&str>, csrf: Option<&str>) -> Request<Body> {
+    let path = path.replace("{id}", "does-not-exist").replace("{version}", "0").replace("{name}", "latch.css");
+    let method: Method = method.to_uppercase().parse().expect("method");
+    let mut builder = Request::builder().method(method.clone()).uri(path).header("host", "latch.test");
+    if let Some(token) = cookie {
+        builder = builder.header("cookie", format!("__Host-latch_session={token}"));
+    }
+    if let Some(csrf) = csrf {
+        builder = builder.header("x-csrf-token", csrf);
+    }
+    if method == Method::POST {
+        builder =
+            builder.header("content-type", "application/x-www-form-urlencoded").header("origin", "https://latch.test");
+    }
+    builder.body(Body::empty()).expect("request")
+}
+
+/// The CSRF token of the session `cookie`, read from a page's `<meta>` tag as latch.js does.
+async fn csrf_token_of(service: &axum::Router, cookie: &str) -> String {
+    let response = service.clone().oneshot(page_request("get", "/password", Some(cookie), None)).await.expect("page");
+    let body = axum::body::to_bytes(response.into_body(), 1024 * 1024).await.expect("body");
+    let html = String::from_utf8(body.to_vec()).expect("utf-8");
+    let (_, rest) = html.split_once(r#"<meta name="latch-csrf" content=""#).expect("csrf meta tag");
+    rest.split('"').next().expect("token").to_owned()
+}
+
+#[tokio::test]
+async fn every_page_admits_exactly_who_the_table_says() {
+    let t = TestApp::sqlite().await.expect("app");
+    let service = router(t.app.clone(), HttpOptions { secure_cookies: true, max_body_bytes: 64 * 1024 });
+    let full = t.user_with_roles("pageuser", &[Role::User]).await.expect("user");
+    let admin = t.admin().await.expect("admin");
+    let new = NewUser {
+        username: "pagefresh".into(),
+        display_name: "Fresh".into(),
+        email: None,
+        roles: vec![Role::User],
+        totp_required: false,
+        password: None,
+    };
+    let (_, otp) = t.app.create_user(&admin, new, &RequestContext::default()).await.expect("fresh user");
+    let fresh = login(&t.app, "pagefresh", otp.expect("one-time password").expose()).await.expect("fresh login");
+    let full_csrf = csrf_token_of(&service, &full).await;
+    let other_csrf = csrf_token_of(&service, &fresh).await;
+    assert_ne!(full_csrf, other_csrf);
+    let to_login = |response: &axum::response::Response| {
+        response.status() == StatusCode::SEE_OTHER
+            && response.headers().get("location").is_some_and(|l| l.as_bytes() == b"/login")
+    };
+    let mut failures = Vec::new();
+    for (method, path, page) in WEB_TABLE {
+        let post = *method == "post";
+        let send = |cookie: Option<String>, csrf: Option<String>| {
+            let service = service.clone();
+            async move {
+                let request = page_request(method, path, cookie.as_deref(), csrf.as_deref());
+                service.oneshot(request).await.expect("response")
+            }
+        };
+        // Anonymous: pages send the browser to sign in; changes without a session are refused.
+        let anonymous = send(None, None).await;
+        let anonymous_ok = match (page, post) {
+            (Page::Open, _) => anonymous.status() != StatusCode::FORBIDDEN && !to_login(&anonymous),
+            (_, false) => to_login(&anonymous),
+            (_, true) => anonymous.status() == StatusCode::FORBIDDEN,
+        };
+        if !anonymous_ok {
+            failures.push(format!("{method} {path} anonymous: {}", anonymous.status()));
+        }
+        // The route exists: neither the router's JSON fallback nor a wrong method.
+        let fallback = anonymous.status() == StatusCode::NOT_FOUND
+            && anonymous.headers().get("content-type").is_some_and(|t| t.as_bytes().starts_with(b"application/json"));
+        if fallback || anonymous.status() == StatusCode::METHOD_NOT_ALLOWED {
+            failures.push(format!("{method} {path} is not routed: {}", anonymous.status()));
+        }
+        if !post || *page == Page::Open {
+            // A bearer token is no page session.
+            let bearer = service
+                .clone()
+                .oneshot({
+                    let mut request = page_request(method, path, None, None);
+                    request.headers_mut().insert("authorization", format!("Bearer {full}").parse().expect("header"));
+                    request
+                })
+                .await
+                .expect("response");
+            if *page != Page::Open && !to_login(&bearer) {
+                failures.push(format!("{method} {path} with a bearer token: {}", bearer.status()));
+            }
+        }
+        if post && *page != Page::Open {
+            // A session without the CSRF token is refused before the handler runs.
+            let without = send(Some(full.clone()), None).await;
+            if without.status() != StatusCode::FORBIDDEN {
+                failures.push(format!("{method} {path} without csrf token: {}", without.status()));
+            }
+            let wrong = send(Some(full.clone()), Some(other_csrf.clone())).await;
+            if wrong.status() != StatusCode::FORBIDDEN {
+                failures.push(format!("{method} {path} with another session's csrf token: {}", wrong.status()));
+            }
+            // With the token the request reaches its handler (signing out would end the session used below).
+            if *path != "/logout" {
+                let with = send(Some(full.clone()), Some(full_csrf.clone())).await;
+                if with.status() == StatusCode::FORBIDDEN || to_login(&with) || with.status().is_server_error() {
+                    failures.push(format!("{method} {path} with the csrf token: {}", with.status()));
+                }
+            }
+        }
+        if !post {
+            let signed_in = send(Some(full.clone()), None).await;
+            if *page != Page::Open && (to_login(&signed_in) || signed_in.status().is_server_error()) {
+                failures.push(format!("{method} {path} signed in: {}", signed_in.status()));
+            }
+            let pending = send(Some(fresh.clone()), None).await;
+            let pending_ok = match page {
+                Page::SignedIn => {
+                    pending.status() == StatusCode::SEE_OTHER
+                        && pending.headers().get("location").is_some_and(|l| l.as_bytes() == b"/password")
+                }
+                Page::AnyStage => pending.status() == StatusCode::OK,
+                Page::Open => true,
+            };
+            if !pending_ok {
+                failures.push(format!("{method} {path} before the password change: {}", pending.status()));
+            }
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}

@@ -1,0 +1,146 @@
+//! The web UI: server-rendered pages (askama templates in `templates/`) with htmx, served at `/` next to the API,
+//! and their static files at `/assets/{version}/…`. The pages call the same use cases as the API.
+//!
+//! Architecture Invariant: no inline script or style anywhere; every page carries the strict CSP of
+//! [`PAGE_POLICY`]. Every state-changing page request passes [`csrf::protect`] first.
+
+mod access;
+mod assets;
+mod auth;
+mod csrf;
+mod format;
+mod pages;
+mod session;
+
+pub use session::PendingLogins;
+
+use crate::HttpState;
+use axum::Router;
+use axum::http::{HeaderName, HeaderValue, header};
+use axum::routing::{get, post};
+use tower_http::set_header::SetResponseHeaderLayer;
+
+/// The Content-Security-Policy of every page.
+pub const PAGE_POLICY: &str = "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; \
+     connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'; object-src 'none'";
+
+/// Every page route as (method, path), for the route-access test.
+pub const ROUTES: &[(&str, &str)] = &[
+    ("get", "/login"),
+    ("post", "/login"),
+    ("post", "/login/totp"),
+    ("post", "/logout"),
+    ("get", "/password"),
+    ("post", "/password"),
+    ("get", "/totp"),
+    ("post", "/totp/start"),
+    ("post", "/totp/confirm"),
+    ("get", "/"),
+    ("get", "/requests/new"),
+    ("get", "/requests"),
+    ("post", "/requests"),
+    ("post", "/requests/{id}/cancel"),
+    ("get", "/approvals"),
+    ("post", "/approvals/{id}"),
+    ("get", "/assets/{version}/{name}"),
+];
+
+/// The pages and assets, with the CSRF check and the page security headers.
+pub(crate) fn router() -> Router<HttpState> {
+    let headers: [(HeaderName, &'static str); 4] = [
+        (header::CONTENT_SECURITY_POLICY, PAGE_POLICY),
+        (header::X_FRAME_OPTIONS, "DENY"),
+        (header::X_CONTENT_TYPE_OPTIONS, "nosniff"),
+        (header::REFERRER_POLICY, "no-referrer"),
+    ];
+    let mut router = Router::new()
+        .route("/login", get(auth::show_login).post(auth::submit_login))
+        .route("/login/totp", post(auth::submit_totp))
+        .route("/logout", post(auth::logout))
+        .route("/password", get(auth::show_password).post(auth::change_password))
+        .route("/totp", get(auth::show_totp))
+        .route("/totp/start", post(auth::start_totp))
+        .route("/totp/confirm", post(auth::confirm_totp))
+        .route("/", get(access::my_access))
+        .route("/requests/new", get(access::new_request))
+        .route("/requests", get(access::my_requests).post(access::create_request))
+        .route("/requests/{id}/cancel", post(access::cancel_request))
+        .route("/approvals", get(access::approvals))
+        .route("/approvals/{id}", post(access::decide))
+        .route("/assets/{version}/{name}", get(assets::serve))
+        .layer(axum::middleware::from_fn(csrf::protect));
+    for (name, value) in headers {
+        router = router.layer(SetResponseHeaderLayer::overriding(name, HeaderValue::from_static(value)));
+    }
+    router
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::{HttpOptions, router};
+    use axum::body::Body;
+    use axum::http::{Request, StatusCode, header};
+    use tower::ServiceExt;
+
+    async fn get(service: &axum::Router, path: &str) -> axum::response::Response {
+        let request = Request::builder().uri(path).header("host", "latch.test").body(Body::empty()).expect("request");
+        service.clone().oneshot(request).await.expect("response")
+    }
+
+    async fn body_text(response: axum::response::Response) -> String {
+        let bytes = axum::body::to_bytes(response.into_body(), 4 * 1024 * 1024).await.expect("body");
+        String::from_utf8(bytes.to_vec()).expect("utf-8")
+    }
+
+    #[tokio::test]
+    async fn pages_carry_the_security_headers_and_no_inline_script_or_style() {
+        let t = latch_testkit::app::TestApp::sqlite().await.expect("app");
+        let service = router(t.app.clone(), HttpOptions::default());
+        let response = get(&service, "/login").await;
+        assert_eq!(response.status(), StatusCode::OK);
+        let headers = response.headers().clone();
+        assert_eq!(headers[header::CONTENT_SECURITY_POLICY], super::PAGE_POLICY);
+        assert_eq!(headers[header::X_FRAME_OPTIONS], "DENY");
+        assert_eq!(headers[header::X_CONTENT_TYPE_OPTIONS], "nosniff");
+        assert_eq!(headers[header::REFERRER_POLICY], "no-referrer");
+        assert_eq!(headers[header::CACHE_CONTROL], "no-store");
+        let html = body_text(response).await;
+        assert!(!html.contains("<script>") && !html.contains("style=") && !html.contains("<style"), "{html}");
+        assert!(!html.contains("onclick=") && !html.contains("onsubmit="), "no inline handlers");
+
+        // Every asset the page names is served, cached for a year; another version is not.
+        let mut urls: Vec<String> =
+            html.split(['"', '\'']).filter(|part| part.starts_with("/assets/")).map(str::to_owned).collect();
+        urls.sort();
+        urls.dedup();
+        assert_eq!(urls.len(), 3, "{urls:?}");
+        for url in &urls {
+            let asset = get(&service, url).await;
+            assert_eq!(asset.status(), StatusCode::OK, "{url}");
+            assert_eq!(asset.headers()[header::CACHE_CONTROL], "public, max-age=31536000, immutable");
+            assert!(!body_text(asset).await.is_empty());
+        }
+        let stale = urls[0].replacen("/assets/", "/assets/0", 1);
+        assert_eq!(get(&service, &stale).await.status(), StatusCode::NOT_FOUND);
+    }
+
+    #[tokio::test]
+    async fn pages_without_a_session_send_the_browser_to_sign_in() {
+        let t = latch_testkit::app::TestApp::sqlite().await.expect("app");
+        let service = router(t.app.clone(), HttpOptions::default());
+        let response = get(&service, "/approvals").await;
+        assert_eq!(response.status(), StatusCode::SEE_OTHER);
+        assert_eq!(response.headers()[header::LOCATION], "/login");
+        let request = Request::builder()
+            .uri("/")
+            .header("hx-request", "true")
+            .header("cookie", "__Host-latch_session=lts_not-a-session")
+            .body(Body::empty())
+            .expect("request");
+        let response = service.clone().oneshot(request).await.expect("response");
+        assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
+        assert_eq!(response.headers()["hx-redirect"], "/login");
+        let cleared = response.headers()[header::SET_COOKIE].to_str().expect("cookie");
+        assert!(cleared.starts_with("__Host-latch_session=;") && cleared.contains("Max-Age=0"), "{cleared}");
+    }
+}

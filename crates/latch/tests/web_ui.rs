@@ -1,0 +1,256 @@
+//! The web UI end to end: the real `latch serve`, set up with the CLI, driven in headless Chromium through
+//! chromedriver. Screenshots of the main pages land in TARGET/web-screenshots/ (build output, not committed).
+//!
+//! Without chromedriver and Chromium the tests skip, unless LATCH_REQUIRE_BROWSER=1 (CI) makes that a failure.
+
+#![expect(clippy::unwrap_used, clippy::panic, reason = "test helpers fail the test by panicking")]
+
+#[path = "web/browser.rs"]
+mod browser;
+#[path = "cli/harness.rs"]
+#[expect(dead_code, reason = "the harness serves several test binaries; this one uses part of it")]
+mod harness;
+
+use browser::Browser;
+use harness::{ADMIN_PASSWORD, Cli, Server};
+use std::time::{SystemTime, UNIX_EPOCH};
+
+const PASSWORD: &str = "web-tests-pass-12345";
+
+fn create_user(admin: &Cli, username: &str, roles: &[&str]) {
+    let mut args = vec!["users", "create", username, "--password-stdin"];
+    for role in roles {
+        args.extend(["--role", role]);
+    }
+    admin.run_with_stdin(&args, &format!("{PASSWORD}\n")).success();
+}
+
+fn now() -> u64 {
+    SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_secs()
+}
+
+/// Enrols TOTP for `username` with the CLI and returns the authenticator.
+fn enrol_totp(server: &Server, username: &str) -> totp_rs::Totp {
+    let cli = server.client();
+    cli.login_with_stdin(username, &format!("{PASSWORD}\n")).success();
+    let mut enroll = cli.spawn(&["totp", "enroll"]);
+    let uri = enroll.read_line_where(|line| line.starts_with("otpauth://"));
+    let totp = totp_rs::Totp::from_url(&uri).unwrap();
+    enroll.answer(&totp.generate_current().to_string());
+    assert_eq!(enroll.finish(), 0);
+    totp
+}
+
+/// db01 (tag prod) with the account root, and a policy letting alice request it with one approval.
+fn inventory_and_policy(server: &Server, admin: &Cli) {
+    let args = ["targets", "add", "db01", "--address", "10.0.0.5", "--protocol", "ssh", "--tag", "prod"];
+    admin.run(&args).success();
+    admin.run(&["targets", "add", "web01", "--address", "10.0.0.6", "--protocol", "ssh", "--tag", "stage"]).success();
+    admin.run_with_stdin(&["accounts", "add", "db01", "root", "--secret-stdin"], "target-secret-1\n").success();
+    admin.run_with_stdin(&["accounts", "add", "web01", "deploy", "--secret-stdin"], "target-secret-2\n").success();
+    let policy = serde_json::json!({
+        "name": "db-ops", "users": ["alice"], "targets": [{"tag": "prod"}, {"tag": "stage"}],
+        "mode": "on_request", "approvals_required": 1, "max_duration_minutes": 120
+    });
+    let path = server.data_dir().parent().unwrap().join("policy.json");
+    std::fs::write(&path, serde_json::to_string(&policy).unwrap()).unwrap();
+    admin.run(&["policies", "create", "--file", path.to_str().unwrap()]).success();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sign_in_request_and_approve_in_the_browser() {
+    harness_crypto();
+    let Some(driver) = latch_testkit::browser::start_or_skip().unwrap() else { return };
+    let server = Server::start();
+    let admin = server.admin();
+    create_user(&admin, "alice", &["user"]);
+    create_user(&admin, "bob", &["approver"]);
+    let totp = enrol_totp(&server, "alice");
+    inventory_and_policy(&server, &admin);
+
+    let alice = Browser::open(&driver, &server.url, server.data_dir().parent().unwrap()).await;
+    // Pages need a session: the browser is sent to the sign-in page.
+    alice.goto("/requests").await;
+    assert_eq!(alice.path().await, "/login");
+    alice.screenshot("sign-in").await;
+
+    // Password, then the TOTP code (of the next step: the enrolment used the current one).
+    alice.goto("/login").await;
+    alice.fill("#username", "alice").await;
+    alice.fill("#password", PASSWORD).await;
+    alice.click("#sign-in").await;
+    alice.find("#code").await;
+    alice.screenshot("sign-in-totp").await;
+    alice.fill("#code", &totp.generate(now() + 30).to_string()).await;
+    alice.click("#verify").await;
+    assert_eq!(alice.text("main h1").await, "My access");
+    assert_eq!(alice.path().await, "/");
+
+    // My access lists both targets; searching narrows it.
+    let db01 = alice.text(r#"[data-target="db01"]"#).await;
+    assert!(db01.contains("root") && db01.contains("10.0.0.5:22") && db01.contains("db-ops"), "{db01}");
+    alice.find(r#"[data-target="web01"]"#).await;
+    alice.screenshot("my-access").await;
+    alice.client.set_window_size(820, 1180).await.unwrap();
+    alice.screenshot("my-access-tablet").await;
+    let (width, height) = latch_testkit::browser::WINDOW_SIZE;
+    alice.client.set_window_size(width, height).await.unwrap();
+    alice.goto("/?q=&tag=prod&protocol=").await;
+    alice.find(r#"[data-target="db01"]"#).await;
+    assert!(
+        alice.client.find(latch_testkit::browser::fantoccini::Locator::Css(r#"[data-target="web01"]"#)).await.is_err()
+    );
+
+    // Request access to root on db01.
+    alice.click(r#"[data-target="db01"] [data-account="root"] a.button"#).await;
+    assert_eq!(alice.path().await, "/requests/new");
+    let chosen = alice.find("#access option:checked").await.attr("value").await.unwrap();
+    assert_eq!(chosen.as_deref(), Some("root@db01"));
+    alice.fill("#reason", "disk full on /var").await;
+    alice.fill("#ticket", "INC-42").await;
+    alice.screenshot("request-access").await;
+    alice.click("#submit-request").await;
+    alice.find("#request-created").await;
+    let row = alice.text("#my-requests tbody tr").await;
+    assert!(row.contains("db01") && row.contains("pending") && row.contains("disk full on /var"), "{row}");
+    alice.screenshot("my-requests").await;
+
+    // A state change without the CSRF token is refused, with a wrong one too; with the page's token it passes
+    // the check (and then fails validation, as the form is incomplete).
+    let form = "access=root%40db01&duration_minutes=60&reason=again";
+    assert_eq!(alice.post_from_page("/requests", form, serde_json::json!({})).await, 403);
+    let wrong = serde_json::json!({"X-CSRF-Token": "not-the-token"});
+    assert_eq!(alice.post_from_page("/requests", form, wrong).await, 403);
+    let token = alice.csrf_token().await;
+    let right = serde_json::json!({"X-CSRF-Token": token});
+    assert_eq!(alice.post_from_page("/requests", "reason=incomplete", right).await, 422);
+    assert_eq!(alice.post_from_page(&format!("/logout?csrf={token}"), "", serde_json::json!({})).await, 403);
+
+    // Bob, an approver, approves it in his own browser; htmx swaps the row in place.
+    let bob = Browser::open(&driver, &server.url, server.data_dir().parent().unwrap()).await;
+    bob.sign_in("bob", PASSWORD, None).await;
+    bob.goto("/approvals").await;
+    let pending = bob.text("#approvals tbody tr").await;
+    assert!(pending.contains("alice") && pending.contains("db01") && pending.contains("INC-42"), "{pending}");
+    bob.fill("#approvals tbody tr input[name=comment]", "go ahead").await;
+    bob.screenshot("approvals").await;
+    bob.click(r#"#approvals tbody tr button[value="approve"]"#).await;
+    let outcome = bob.text(".decision-outcome").await;
+    assert!(outcome.contains("Approved"), "{outcome}");
+    assert_eq!(bob.path().await, "/approvals", "htmx kept the page");
+    bob.goto("/approvals").await;
+    bob.find("#no-approvals").await;
+
+    // Alice now has access: active with a countdown on My access, approved in My requests.
+    alice.goto("/").await;
+    let active = alice.text("#active-grants tbody tr").await;
+    assert!(active.contains("db01") && active.contains("root"), "{active}");
+    let countdown = alice.text("#active-grants time[data-countdown]").await;
+    let about_an_hour = countdown.starts_with("59m") || countdown.starts_with("1h 00m");
+    assert!(countdown.ends_with("left") && about_an_hour, "{countdown}");
+    let badge = alice.text(r#"[data-target="db01"] [data-account="root"] .badge.active"#).await;
+    assert!(badge.starts_with("active"), "{badge}");
+    alice.screenshot("my-access-active").await;
+    alice.goto("/requests").await;
+    let row = alice.text("#my-requests tbody tr").await;
+    assert!(row.contains("approved") && row.contains("go ahead"), "{row}");
+
+    // Signing out ends the session: the pages send the browser to sign in again.
+    alice.click(".who button").await;
+    assert_eq!(alice.path().await, "/login");
+    alice.goto("/").await;
+    assert_eq!(alice.path().await, "/login");
+
+    alice.close().await;
+    bob.close().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_first_admin_changes_the_one_time_password_and_lockout_is_explained() {
+    harness_crypto();
+    let Some(driver) = latch_testkit::browser::start_or_skip().unwrap() else { return };
+    let server = Server::start();
+    let browser = Browser::open(&driver, &server.url, server.data_dir().parent().unwrap()).await;
+
+    // The one-time password leads to the password change, and nothing else opens before it.
+    browser.sign_in("admin", &server.admin_one_time_password, None).await;
+    assert_eq!(browser.path().await, "/password");
+    browser.goto("/").await;
+    assert_eq!(browser.path().await, "/password");
+    browser.find(".alert.info").await;
+    browser.screenshot("change-one-time-password").await;
+    browser.fill("#current", &server.admin_one_time_password).await;
+    browser.fill("#new", ADMIN_PASSWORD).await;
+    browser.fill("#confirm", ADMIN_PASSWORD).await;
+    browser.click("#change-password").await;
+    assert_eq!(browser.text("main h1").await, "My access");
+    browser.click(".who button").await;
+
+    // Wrong passwords: a clear message each time, then the lockout with its end.
+    let mut message = String::new();
+    for _ in 0..10 {
+        browser.goto("/login").await;
+        browser.fill("#username", "admin").await;
+        browser.fill("#password", "not-the-password-at-all").await;
+        browser.click("#sign-in").await;
+        message = browser.text("#login-error").await;
+        if message.contains("locked") {
+            break;
+        }
+        assert!(message.contains("username or password is wrong"), "{message}");
+    }
+    assert!(message.contains("locked until") && message.contains("UTC"), "{message}");
+    // The right password does not help while locked.
+    browser.sign_in("admin", ADMIN_PASSWORD, None).await;
+    assert!(browser.text("#login-error").await.contains("locked until"));
+    browser.screenshot("sign-in-locked").await;
+    browser.close().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn totp_is_enrolled_with_a_qr_code_at_the_first_sign_in_when_required() {
+    harness_crypto();
+    let Some(driver) = latch_testkit::browser::start_or_skip().unwrap() else { return };
+    let server = Server::start();
+    let admin = server.admin();
+    let args = ["users", "create", "tara", "--totp-required", "--password-stdin"];
+    admin.run_with_stdin(&args, &format!("{PASSWORD}\n")).success();
+    let logs = server.data_dir().parent().unwrap().to_owned();
+    let browser = Browser::open(&driver, &server.url, &logs).await;
+
+    // The password is right, but nothing opens before an authenticator is set up.
+    browser.sign_in("tara", PASSWORD, None).await;
+    assert_eq!(browser.path().await, "/totp");
+    browser.goto("/requests").await;
+    assert_eq!(browser.path().await, "/totp");
+    browser.click("#start-totp").await;
+    let qr = browser.find(r#"img[src^="data:image/png;base64,"]"#).await;
+    assert!(qr.attr("src").await.unwrap().unwrap().len() > 200);
+    browser.screenshot("totp-enrolment").await;
+    let first_uri = browser.find("details .mono").await.prop("textContent").await.unwrap().unwrap();
+    assert!(first_uri.trim().starts_with("otpauth://totp/"), "{first_uri}");
+
+    // A wrong code is refused with a message; the right one finishes the login.
+    browser.fill("#code", "000000").await;
+    browser.click("#confirm-totp").await;
+    assert!(browser.text(".alert.error").await.contains("does not match"));
+    browser.click("#start-totp").await;
+    let uri = browser.find("details .mono").await.prop("textContent").await.unwrap().unwrap();
+    let totp_again = totp_rs::Totp::from_url(uri.trim()).unwrap();
+    assert_ne!(first_uri, uri, "a new start makes a new seed");
+    browser.fill("#code", &totp_again.generate_current().to_string()).await;
+    browser.click("#confirm-totp").await;
+    assert_eq!(browser.text("main h1").await, "My access");
+    let shown = admin.run(&["users", "show", "tara", "--json"]).success().json();
+    assert_eq!(shown["totp_enrolled"], true);
+
+    // From now on signing in asks for the code.
+    browser.click(".who button").await;
+    browser.sign_in("tara", PASSWORD, Some(totp_again.generate(now() + 30).to_string())).await;
+    assert_eq!(browser.text("main h1").await, "My access");
+    browser.close().await;
+}
+
+fn harness_crypto() {
+    let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
+}
