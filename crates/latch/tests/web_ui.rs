@@ -155,6 +155,25 @@ async fn sign_in_request_and_approve_in_the_browser() {
     let row = alice.text("#my-requests tbody tr").await;
     assert!(row.contains("approved") && row.contains("go ahead"), "{row}");
 
+    // A second request is denied with a comment, a third cancelled by alice herself.
+    alice.goto("/requests/new?target=web01&account=deploy").await;
+    alice.fill("#reason", "deploy a hotfix").await;
+    alice.click("#submit-request").await;
+    alice.find("#request-created").await;
+    bob.goto("/approvals").await;
+    bob.fill("#approvals tbody tr input[name=comment]", "use the pipeline").await;
+    bob.click(r#"#approvals tbody tr button[value="deny"]"#).await;
+    assert!(bob.text(".decision-outcome").await.contains("Denied"));
+    alice.goto("/requests/new?target=web01&account=deploy").await;
+    alice.fill("#reason", "deploy a hotfix after all").await;
+    alice.click("#submit-request").await;
+    alice.click("#my-requests tbody tr:first-child button").await;
+    let rows = alice.text("#my-requests tbody").await;
+    let lines: Vec<&str> = rows.lines().filter(|l| l.contains("cancelled") || l.contains("denied")).collect();
+    assert!(rows.contains("cancelled") && rows.contains("denied") && rows.contains("use the pipeline"), "{rows}");
+    assert!(lines.len() >= 2, "{rows}");
+    alice.screenshot("my-requests-decided").await;
+
     // Signing out ends the session: the pages send the browser to sign in again.
     alice.click(".who button").await;
     assert_eq!(alice.path().await, "/login");

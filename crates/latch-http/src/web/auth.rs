@@ -8,7 +8,7 @@ use crate::HttpState;
 use crate::guard::Ctx;
 use askama::Template;
 use axum::Form;
-use axum::extract::State;
+use axum::extract::{Query, State};
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
 use latch_app::{AppError, LoginOutcome, SecretString};
@@ -84,9 +84,20 @@ fn login_page(status: StatusCode, username: &str, error: Option<String>) -> Resp
     render(status, &page)
 }
 
-/// `GET /login`
-pub(crate) async fn show_login() -> Response {
-    login_page(StatusCode::OK, "", None)
+#[derive(Debug, serde::Deserialize)]
+pub(crate) struct LoginQuery {
+    ended: Option<String>,
+}
+
+/// `GET /login`; `?ended=1` when the browser's session was no longer valid.
+pub(crate) async fn show_login(Query(query): Query<LoginQuery>) -> Response {
+    let notice = query.ended.map(|_| {
+        "Your session has ended: it was idle too long, reached its maximum length, or was signed out. Sign in \
+         again."
+            .to_owned()
+    });
+    let page = LoginPage { layout: Layout::anonymous("Sign in"), username: String::new(), error: None, notice };
+    render(StatusCode::OK, &page)
 }
 
 /// `POST /login`: the password step.

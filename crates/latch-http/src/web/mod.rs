@@ -131,6 +131,20 @@ mod tests {
         let response = get(&service, "/approvals").await;
         assert_eq!(response.status(), StatusCode::SEE_OTHER);
         assert_eq!(response.headers()[header::LOCATION], "/login");
+        assert!(!body_text(get(&service, "/login").await).await.contains("session has ended"));
+
+        // A session that is no longer valid (expired, signed out elsewhere): the cookie is removed, and the
+        // sign-in page says why.
+        let request = Request::builder()
+            .uri("/requests")
+            .header("cookie", "__Host-latch_session=lts_expired-or-unknown")
+            .body(Body::empty())
+            .expect("request");
+        let response = service.clone().oneshot(request).await.expect("response");
+        assert_eq!(response.status(), StatusCode::SEE_OTHER);
+        assert_eq!(response.headers()[header::LOCATION], "/login?ended=1");
+        assert!(response.headers()[header::SET_COOKIE].to_str().expect("cookie").contains("Max-Age=0"));
+        assert!(body_text(get(&service, "/login?ended=1").await).await.contains("session has ended"));
         let request = Request::builder()
             .uri("/")
             .header("hx-request", "true")

@@ -98,6 +98,8 @@ impl IntoResponse for NotSignedIn {
                     let mut response = StatusCode::UNAUTHORIZED.into_response();
                     response.headers_mut().insert("hx-redirect", HeaderValue::from_static("/login"));
                     response
+                } else if had_cookie {
+                    Redirect::to("/login?ended=1").into_response()
                 } else {
                     Redirect::to("/login").into_response()
                 };
