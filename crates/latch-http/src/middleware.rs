@@ -31,11 +31,16 @@ pub(crate) fn wrap(router: Router<HttpState>, state: HttpState) -> Router {
     router.with_state(state)
 }
 
-/// While sealed, only the status and unseal routes (and the API document) answer.
+/// While sealed, only the status and unseal routes (and the API document and the pages' static files) answer;
+/// pages get an HTML explanation, the API its JSON error.
 async fn sealed_gate(State(state): State<HttpState>, request: Request, next: Next) -> Response {
     let path = request.uri().path();
-    let open_while_sealed = path.starts_with("/api/v1/sys/") || path == "/api/openapi.json";
+    let open_while_sealed =
+        path.starts_with("/api/v1/sys/") || path == "/api/openapi.json" || path.starts_with("/assets/");
     if state.app.is_sealed() && !open_while_sealed {
+        if !path.starts_with("/api/") && !path.starts_with("/oauth/") {
+            return crate::web::sealed_page();
+        }
         return ApiError::new(
             StatusCode::SERVICE_UNAVAILABLE,
             "sealed",

@@ -45,6 +45,22 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("get", "/assets/{version}/{name}"),
 ];
 
+/// The page shown while the vault is sealed (the sealed gate answers before any page route runs, so it carries
+/// the page headers itself).
+pub(crate) fn sealed_page() -> axum::response::Response {
+    use axum::response::IntoResponse;
+    let error = pages::PageError::new(
+        axum::http::StatusCode::SERVICE_UNAVAILABLE,
+        "Latch is sealed",
+        "The vault is sealed, so nobody can sign in. An operator unseals it with `latch unseal`.",
+    );
+    let mut response = error.into_response();
+    let headers = response.headers_mut();
+    headers.insert(header::CONTENT_SECURITY_POLICY, HeaderValue::from_static(PAGE_POLICY));
+    headers.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
+    response
+}
+
 /// The pages and assets, with the CSRF check and the page security headers.
 pub(crate) fn router() -> Router<HttpState> {
     let headers: [(HeaderName, &'static str); 4] = [
@@ -122,6 +138,25 @@ mod tests {
         }
         let stale = urls[0].replacen("/assets/", "/assets/0", 1);
         assert_eq!(get(&service, &stale).await.status(), StatusCode::NOT_FOUND);
+    }
+
+    #[tokio::test]
+    async fn a_sealed_vault_shows_pages_an_explanation() {
+        let t = latch_testkit::app::TestApp::sqlite().await.expect("app");
+        let service = router(t.app.clone(), HttpOptions::default());
+        let admin = t.admin().await.expect("admin");
+        t.app.seal(&admin, &latch_app::RequestContext::default()).await.expect("seal");
+        let response = get(&service, "/login").await;
+        assert_eq!(response.status(), StatusCode::SERVICE_UNAVAILABLE);
+        assert_eq!(response.headers()[header::CONTENT_SECURITY_POLICY], super::PAGE_POLICY);
+        assert!(response.headers()[header::CONTENT_TYPE].to_str().expect("type").starts_with("text/html"));
+        let html = body_text(response).await;
+        assert!(html.contains("Latch is sealed"), "{html}");
+        let css = html.split('"').find(|part| part.ends_with("/latch.css")).expect("stylesheet").to_owned();
+        assert_eq!(get(&service, &css).await.status(), StatusCode::OK);
+        let api = get(&service, "/api/v1/users").await;
+        assert_eq!(api.status(), StatusCode::SERVICE_UNAVAILABLE);
+        assert!(api.headers()[header::CONTENT_TYPE].to_str().expect("type").starts_with("application/json"));
     }
 
     #[tokio::test]
