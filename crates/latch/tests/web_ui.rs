@@ -13,6 +13,7 @@ mod harness;
 
 use browser::Browser;
 use harness::{ADMIN_PASSWORD, Cli, Server};
+use latch_testkit::browser::fantoccini::key::Key;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 const PASSWORD: &str = "web-tests-pass-12345";
@@ -71,7 +72,7 @@ async fn sign_in_request_and_approve_in_the_browser() {
     let alice = Browser::open(&driver, &server.url, server.data_dir().parent().unwrap()).await;
     // Pages need a session: the browser is sent to the sign-in page.
     alice.goto("/requests").await;
-    assert_eq!(alice.path().await, "/login");
+    alice.wait_for_path("/login").await;
     alice.screenshot("sign-in").await;
 
     // Password, then the TOTP code (of the next step: the enrolment used the current one).
@@ -83,8 +84,8 @@ async fn sign_in_request_and_approve_in_the_browser() {
     alice.screenshot("sign-in-totp").await;
     alice.fill("#code", &totp.generate(now() + 30).to_string()).await;
     alice.click("#verify").await;
+    alice.wait_for_path("/").await;
     assert_eq!(alice.text("main h1").await, "My access");
-    assert_eq!(alice.path().await, "/");
 
     // My access lists both targets; searching narrows it.
     let db01 = alice.text(r#"[data-target="db01"]"#).await;
@@ -103,7 +104,7 @@ async fn sign_in_request_and_approve_in_the_browser() {
 
     // Request access to root on db01.
     alice.click(r#"[data-target="db01"] [data-account="root"] a.button"#).await;
-    assert_eq!(alice.path().await, "/requests/new");
+    alice.wait_for_path("/requests/new").await;
     let chosen = alice.find("#access option:checked").await.attr("value").await.unwrap();
     assert_eq!(chosen.as_deref(), Some("root@db01"));
     alice.fill("#reason", "disk full on /var").await;
@@ -128,13 +129,24 @@ async fn sign_in_request_and_approve_in_the_browser() {
 
     // Bob, an approver, approves it in his own browser; htmx swaps the row in place.
     let bob = Browser::open(&driver, &server.url, server.data_dir().parent().unwrap()).await;
-    bob.sign_in("bob", PASSWORD, None).await;
+    // By keyboard only: the username field has the focus, Tab moves on, Enter submits.
+    bob.goto("/login").await;
+    let focused = bob.client.active_element().await.unwrap();
+    assert_eq!(focused.attr("id").await.unwrap().as_deref(), Some("username"));
+    focused.send_keys(&format!("bob{}{PASSWORD}{}", char::from(Key::Tab), char::from(Key::Enter))).await.unwrap();
+    bob.wait_for_path("/").await;
+    assert_eq!(bob.text("main h1").await, "My access");
     bob.goto("/approvals").await;
     let pending = bob.text("#approvals tbody tr").await;
     assert!(pending.contains("alice") && pending.contains("db01") && pending.contains("INC-42"), "{pending}");
     bob.fill("#approvals tbody tr input[name=comment]", "go ahead").await;
     bob.screenshot("approvals").await;
-    bob.click(r#"#approvals tbody tr button[value="approve"]"#).await;
+    // From the comment field, Tab reaches Approve and Enter presses it.
+    let comment = bob.find("#approvals tbody tr input[name=comment]").await;
+    comment.send_keys(&char::from(Key::Tab).to_string()).await.unwrap();
+    let approve = bob.client.active_element().await.unwrap();
+    assert_eq!(approve.attr("value").await.unwrap().as_deref(), Some("approve"));
+    approve.send_keys(&char::from(Key::Enter).to_string()).await.unwrap();
     let outcome = bob.text(".decision-outcome").await;
     assert!(outcome.contains("Approved"), "{outcome}");
     assert_eq!(bob.path().await, "/approvals", "htmx kept the page");
@@ -167,7 +179,9 @@ async fn sign_in_request_and_approve_in_the_browser() {
     alice.goto("/requests/new?target=web01&account=deploy").await;
     alice.fill("#reason", "deploy a hotfix after all").await;
     alice.click("#submit-request").await;
+    alice.wait_for_path("/requests").await;
     alice.click("#my-requests tbody tr:first-child button").await;
+    alice.find("#my-requests tbody tr:first-child .badge.cancelled").await;
     let rows = alice.text("#my-requests tbody").await;
     let lines: Vec<&str> = rows.lines().filter(|l| l.contains("cancelled") || l.contains("denied")).collect();
     assert!(rows.contains("cancelled") && rows.contains("denied") && rows.contains("use the pipeline"), "{rows}");
@@ -176,9 +190,9 @@ async fn sign_in_request_and_approve_in_the_browser() {
 
     // Signing out ends the session: the pages send the browser to sign in again.
     alice.click(".who button").await;
-    assert_eq!(alice.path().await, "/login");
+    alice.wait_for_path("/login").await;
     alice.goto("/").await;
-    assert_eq!(alice.path().await, "/login");
+    alice.wait_for_path("/login").await;
 
     alice.close().await;
     bob.close().await;
@@ -193,17 +207,19 @@ async fn the_first_admin_changes_the_one_time_password_and_lockout_is_explained(
 
     // The one-time password leads to the password change, and nothing else opens before it.
     browser.sign_in("admin", &server.admin_one_time_password, None).await;
-    assert_eq!(browser.path().await, "/password");
+    browser.wait_for_path("/password").await;
     browser.goto("/").await;
-    assert_eq!(browser.path().await, "/password");
+    browser.wait_for_path("/password").await;
     browser.find(".alert.info").await;
     browser.screenshot("change-one-time-password").await;
     browser.fill("#current", &server.admin_one_time_password).await;
     browser.fill("#new", ADMIN_PASSWORD).await;
     browser.fill("#confirm", ADMIN_PASSWORD).await;
     browser.click("#change-password").await;
+    browser.wait_for_path("/").await;
     assert_eq!(browser.text("main h1").await, "My access");
     browser.click(".who button").await;
+    browser.wait_for_path("/login").await;
 
     // Wrong passwords: a clear message each time, then the lockout with its end.
     let mut message = String::new();
@@ -239,9 +255,9 @@ async fn totp_is_enrolled_with_a_qr_code_at_the_first_sign_in_when_required() {
 
     // The password is right, but nothing opens before an authenticator is set up.
     browser.sign_in("tara", PASSWORD, None).await;
-    assert_eq!(browser.path().await, "/totp");
+    browser.wait_for_path("/totp").await;
     browser.goto("/requests").await;
-    assert_eq!(browser.path().await, "/totp");
+    browser.wait_for_path("/totp").await;
     browser.click("#start-totp").await;
     let qr = browser.find(r#"img[src^="data:image/png;base64,"]"#).await;
     assert!(qr.attr("src").await.unwrap().unwrap().len() > 200);
@@ -259,12 +275,14 @@ async fn totp_is_enrolled_with_a_qr_code_at_the_first_sign_in_when_required() {
     assert_ne!(first_uri, uri, "a new start makes a new seed");
     browser.fill("#code", &totp_again.generate_current().to_string()).await;
     browser.click("#confirm-totp").await;
+    browser.wait_for_path("/").await;
     assert_eq!(browser.text("main h1").await, "My access");
     let shown = admin.run(&["users", "show", "tara", "--json"]).success().json();
     assert_eq!(shown["totp_enrolled"], true);
 
     // From now on signing in asks for the code.
     browser.click(".who button").await;
+    browser.wait_for_path("/login").await;
     browser.sign_in("tara", PASSWORD, Some(totp_again.generate(now() + 30).to_string())).await;
     assert_eq!(browser.text("main h1").await, "My access");
     browser.close().await;

@@ -35,6 +35,22 @@ impl Browser {
         self.client.current_url().await.unwrap().path().to_owned()
     }
 
+    /// Waits until the browser is on `path` (a click's navigation may still be under way), and fails after a while.
+    pub async fn wait_for_path(&self, path: &str) {
+        let deadline = std::time::Instant::now() + WAIT;
+        loop {
+            let current = self.path().await;
+            if current == path {
+                return;
+            }
+            if std::time::Instant::now() > deadline {
+                let source = self.client.source().await.unwrap_or_default();
+                panic!("still on {current}, not {path}:\n{source}\n{}", self.logs());
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
     /// Waits for `selector` and returns it.
     pub async fn find(&self, selector: &str) -> latch_testkit::browser::fantoccini::elements::Element {
         match self.client.wait().at_most(WAIT).for_element(Locator::Css(selector)).await {
