@@ -51,6 +51,11 @@ async fn sealed_gate(State(state): State<HttpState>, request: Request, next: Nex
     next.run(request).await
 }
 
-async fn not_found() -> ApiError {
-    ApiError::new(StatusCode::NOT_FOUND, "not_found", "no such route")
+/// Unknown API paths get the API's JSON error; anything else is a page a browser asked for.
+async fn not_found(uri: axum::http::Uri) -> Response {
+    let path = uri.path();
+    if path.starts_with("/api/") || path.starts_with("/oauth/") {
+        return ApiError::new(StatusCode::NOT_FOUND, "not_found", "no such route").into_response();
+    }
+    crate::web::not_found_page()
 }

@@ -54,7 +54,17 @@ pub(crate) fn sealed_page() -> axum::response::Response {
         "Latch is sealed",
         "The vault is sealed, so nobody can sign in. An operator unseals it with `latch unseal`.",
     );
-    let mut response = error.into_response();
+    with_page_headers(error.into_response())
+}
+
+/// The page for a path that is neither a page nor part of the API.
+pub(crate) fn not_found_page() -> axum::response::Response {
+    let error =
+        pages::PageError::new(axum::http::StatusCode::NOT_FOUND, "Page not found", "There is no page at this address.");
+    with_page_headers(axum::response::IntoResponse::into_response(error))
+}
+
+fn with_page_headers(mut response: axum::response::Response) -> axum::response::Response {
     let headers = response.headers_mut();
     headers.insert(header::CONTENT_SECURITY_POLICY, HeaderValue::from_static(PAGE_POLICY));
     headers.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
@@ -138,6 +148,15 @@ mod tests {
         }
         let stale = urls[0].replacen("/assets/", "/assets/0", 1);
         assert_eq!(get(&service, &stale).await.status(), StatusCode::NOT_FOUND);
+
+        // Unknown addresses: a page for browsers, the JSON error under the API.
+        let page = get(&service, "/no-such-page").await;
+        assert_eq!(page.status(), StatusCode::NOT_FOUND);
+        assert_eq!(page.headers()[header::CONTENT_SECURITY_POLICY], super::PAGE_POLICY);
+        assert!(body_text(page).await.contains("Page not found"));
+        let api = get(&service, "/api/v1/no-such-route").await;
+        assert_eq!(api.status(), StatusCode::NOT_FOUND);
+        assert!(body_text(api).await.contains("\"not_found\""));
     }
 
     #[tokio::test]
