@@ -168,10 +168,25 @@ async fn sign_in_request_and_approve_in_the_browser() {
     assert!(row.contains("approved") && row.contains("go ahead"), "{row}");
 
     // A second request is denied with a comment, a third cancelled by alice herself.
+    // This one starts in two hours (the field is in UTC).
     alice.goto("/requests/new?target=web01&account=deploy").await;
+    let later = (now() + 2 * 3600) / 60 * 60;
+    let later_text = time::OffsetDateTime::from_unix_timestamp(i64::try_from(later).unwrap()).unwrap();
+    let field = format!(
+        "{:04}-{:02}-{:02}T{:02}:{:02}",
+        later_text.year(),
+        u8::from(later_text.month()),
+        later_text.day(),
+        later_text.hour(),
+        later_text.minute()
+    );
+    let set_start = "document.getElementById('starts_at').value = arguments[0];";
+    alice.client.execute(set_start, vec![serde_json::json!(field)]).await.unwrap();
     alice.fill("#reason", "deploy a hotfix").await;
     alice.click("#submit-request").await;
     alice.find("#request-created").await;
+    let row = alice.text("#my-requests tbody tr:first-child").await;
+    assert!(row.contains(&field.replace('T', " ")), "{row} does not start at {field}");
     bob.goto("/approvals").await;
     bob.fill("#approvals tbody tr input[name=comment]", "use the pipeline").await;
     bob.click(r#"#approvals tbody tr button[value="deny"]"#).await;

@@ -192,6 +192,7 @@ struct RequestPage {
     layout: Layout,
     choices: Vec<Choice>,
     durations: Vec<DurationChoice>,
+    starts_at: String,
     reason: String,
     ticket: String,
     error: Option<String>,
@@ -209,6 +210,9 @@ pub(crate) struct RequestQuery {
 pub(crate) struct RequestForm {
     /// `ACCOUNT@TARGET`.
     access: String,
+    /// `YYYY-MM-DDTHH:MM` in UTC (an `<input type="datetime-local">`); empty for now.
+    #[serde(default)]
+    starts_at: String,
     duration_minutes: i64,
     reason: String,
     #[serde(default)]
@@ -249,6 +253,7 @@ pub(crate) async fn new_request(
         layout,
         choices,
         durations: durations(DEFAULT_DURATION),
+        starts_at: String::new(),
         reason: String::new(),
         ticket: String::new(),
         error: None,
@@ -263,7 +268,12 @@ pub(crate) async fn create_request(
     Form(form): Form<RequestForm>,
 ) -> Result<Response, PageError> {
     let (account, target) = form.access.split_once('@').unwrap_or(("", form.access.as_str()));
+    let starts_at = match parse_start(&form.starts_at) {
+        Ok(start) => start,
+        Err(message) => return request_form_again(&state, &user, StatusCode::BAD_REQUEST, message, form).await,
+    };
     let new = NewAccessRequest {
+        starts_at,
         target: target.to_owned(),
         account: Some(account.to_owned()).filter(|a| !a.is_empty()),
         duration: Some(TimeSpan::from_minutes(form.duration_minutes.clamp(1, 60 * 24 * 366))),
@@ -275,19 +285,46 @@ pub(crate) async fn create_request(
         Ok(outcome) => Ok(Redirect::to(&format!("/requests?created={}", outcome.request.id)).into_response()),
         Err(err) => {
             let (status, message) = form_message(err);
-            let choices = request_choices(&state, &user, &form.access).await?;
-            let layout = Layout::signed_in(&user, "Request access", Section::Request);
-            let page = RequestPage {
-                layout,
-                choices,
-                durations: durations(form.duration_minutes),
-                reason: form.reason,
-                ticket: form.ticket,
-                error: Some(message),
-            };
-            Ok(render(status, &page))
+            request_form_again(&state, &user, status, message, form).await
         }
     }
+}
+
+/// The request form with what was entered and why it was refused.
+async fn request_form_again(
+    state: &HttpState,
+    user: &WebUser,
+    status: StatusCode,
+    message: String,
+    form: RequestForm,
+) -> Result<Response, PageError> {
+    let choices = request_choices(state, user, &form.access).await?;
+    let layout = Layout::signed_in(user, "Request access", Section::Request);
+    let page = RequestPage {
+        layout,
+        choices,
+        durations: durations(form.duration_minutes),
+        starts_at: form.starts_at,
+        reason: form.reason,
+        ticket: form.ticket,
+        error: Some(message),
+    };
+    Ok(render(status, &page))
+}
+
+/// The start of the window: empty for now, else `YYYY-MM-DDTHH:MM` (seconds allowed) in UTC.
+fn parse_start(text: &str) -> Result<Option<latch_domain::Timestamp>, String> {
+    let text = text.trim();
+    if text.is_empty() {
+        return Ok(None);
+    }
+    let minutes = time::macros::format_description!("[year]-[month]-[day]T[hour]:[minute]");
+    let seconds = time::macros::format_description!("[year]-[month]-[day]T[hour]:[minute]:[second]");
+    let parsed = time::PrimitiveDateTime::parse(text, minutes)
+        .or_else(|_| time::PrimitiveDateTime::parse(text, seconds))
+        .map_err(|_| format!("The start {text:?} is not a date and time such as 2026-01-31T14:30."))?;
+    let millis = parsed.assume_utc().unix_timestamp().saturating_mul(1000);
+    Ok(Some(latch_domain::Timestamp::from_millis(millis)))
 }
 
 #[derive(Debug)]
@@ -436,4 +473,21 @@ pub(crate) async fn decide(
     let row = request_row(state.app.get_request_described(&user.principal, &id).await?);
     let layout = Layout::signed_in(&user, "Approvals", Section::Approvals);
     Ok(render(status, &ApprovalRow { layout, request: row, outcome, error }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::parse_start;
+    use latch_domain::Timestamp;
+
+    #[test]
+    fn start_times() {
+        let at = |seconds: i64| Ok(Some(Timestamp::from_millis(seconds * 1000)));
+        assert_eq!(parse_start(""), Ok(None));
+        assert_eq!(parse_start("  "), Ok(None));
+        assert_eq!(parse_start("2026-01-31T14:30"), at(1_769_869_800));
+        assert_eq!(parse_start("2026-01-31T14:30:15"), at(1_769_869_815));
+        assert!(parse_start("2026-02-30T14:30").is_err());
+        assert!(parse_start("tomorrow").is_err());
+    }
 }
