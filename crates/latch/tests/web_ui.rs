@@ -56,6 +56,15 @@ fn inventory_and_policy(server: &Server, admin: &Cli) {
     let path = server.data_dir().parent().unwrap().join("policy.json");
     std::fs::write(&path, serde_json::to_string(&policy).unwrap()).unwrap();
     admin.run(&["policies", "create", "--file", path.to_str().unwrap()]).success();
+    // logs01: standing access for alice, nothing to request.
+    admin.run(&["targets", "add", "logs01", "--address", "10.0.0.7", "--protocol", "ssh", "--tag", "logs"]).success();
+    admin.run_with_stdin(&["accounts", "add", "logs01", "reader", "--secret-stdin"], "target-secret-3\n").success();
+    let standing = serde_json::json!({
+        "name": "logs-read", "users": ["alice"], "targets": [{"name": "logs01"}], "mode": "standing",
+        "max_duration_minutes": 480
+    });
+    std::fs::write(&path, serde_json::to_string(&standing).unwrap()).unwrap();
+    admin.run(&["policies", "create", "--file", path.to_str().unwrap()]).success();
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -91,6 +100,8 @@ async fn sign_in_request_and_approve_in_the_browser() {
     let db01 = alice.text(r#"[data-target="db01"]"#).await;
     assert!(db01.contains("root") && db01.contains("10.0.0.5:22") && db01.contains("db-ops"), "{db01}");
     alice.find(r#"[data-target="web01"]"#).await;
+    let standing = alice.text(r#"[data-target="logs01"] [data-account="reader"]"#).await;
+    assert!(standing.contains("active · standing") && !standing.contains("Request"), "{standing}");
     alice.screenshot("my-access").await;
     alice.client.set_window_size(820, 1180).await.unwrap();
     alice.screenshot("my-access-tablet").await;
