@@ -109,9 +109,15 @@ async fn sign_in_request_and_approve_in_the_browser() {
     alice.client.set_window_size(width, height).await.unwrap();
     alice.goto("/?q=&tag=prod&protocol=").await;
     alice.find(r#"[data-target="db01"]"#).await;
-    assert!(
-        alice.client.find(latch_testkit::browser::fantoccini::Locator::Css(r#"[data-target="web01"]"#)).await.is_err()
-    );
+    alice.wait_until_gone(r#"[data-target="web01"]"#).await;
+    // Typing in the search field narrows the list in place (htmx), and the address follows.
+    alice.goto("/").await;
+    alice.find("#q").await.send_keys("10.0.0.6").await.unwrap();
+    alice.wait_until_gone(r#"[data-target="db01"]"#).await;
+    alice.find(r#"[data-target="web01"]"#).await;
+    let address = alice.client.current_url().await.unwrap();
+    assert!(address.query().is_some_and(|q| q.contains("q=10.0.0.6")), "{address}");
+    alice.goto("/").await;
 
     // Request access to root on db01.
     alice.click(r#"[data-target="db01"] [data-account="root"] a.button"#).await;

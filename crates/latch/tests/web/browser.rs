@@ -51,6 +51,15 @@ impl Browser {
         }
     }
 
+    /// Waits until nothing matches `selector`.
+    pub async fn wait_until_gone(&self, selector: &str) {
+        let deadline = std::time::Instant::now() + WAIT;
+        while self.client.find(Locator::Css(selector)).await.is_ok() {
+            assert!(std::time::Instant::now() < deadline, "`{selector}` is still there on {}", self.path().await);
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
     /// Waits for `selector` and returns it.
     pub async fn find(&self, selector: &str) -> latch_testkit::browser::fantoccini::elements::Element {
         match self.client.wait().at_most(WAIT).for_element(Locator::Css(selector)).await {
