@@ -250,6 +250,12 @@ async fn the_first_admin_changes_the_one_time_password_and_lockout_is_explained(
     browser.click("#change-password").await;
     browser.wait_for_path("/").await;
     assert_eq!(browser.text("main h1").await, "My access");
+    // The account page (behind the name in the header) leads to authenticator setup too.
+    browser.click(".who a").await;
+    browser.wait_for_path("/password").await;
+    browser.click("#manage-totp").await;
+    browser.wait_for_path("/totp").await;
+    browser.find("#start-totp").await;
     browser.click(".who button").await;
     browser.wait_for_path("/login").await;
 
