@@ -8,7 +8,7 @@ cd "$(dirname "${BASH_SOURCE[0]}")/.."
 if [[ "${CI:-}" == "true" ]]; then
     export LATCH_REQUIRE_POSTGRES=1
     export LATCH_REQUIRE_SSHD=1 LATCH_REQUIRE_S3=1 LATCH_REQUIRE_AZURITE=1
-    export LATCH_REQUIRE_BROWSER=1
+    export LATCH_REQUIRE_BROWSER=1 LATCH_REQUIRE_SMALL_DISK=1
     export CARGO_TERM_COLOR=never
     export CARGO_INCREMENTAL=0
 fi

@@ -78,6 +78,10 @@ pub struct PolicyRequest {
     /// absent keeps recordings forever. Sessions keep the retention they started with.
     #[serde(default)]
     pub recording_retention_days: Option<u32>,
+    /// Strict recording (the default): a session whose recording cannot be written, or whose recordings spool is
+    /// below its free-space reserve, is refused or ended. `false` lets it go on unrecorded, and audits the loss.
+    #[serde(default = "enabled_by_default")]
+    pub recording_required: bool,
 }
 
 fn enabled_by_default() -> bool {
@@ -120,6 +124,7 @@ pub struct PolicyView {
     pub consent_banner: Option<String>,
     /// null keeps recordings forever.
     pub recording_retention_days: Option<u32>,
+    pub recording_required: bool,
     pub created_at: String,
     pub updated_at: String,
 }

@@ -10,7 +10,7 @@ use crate::auth::user_actor;
 use crate::live_sessions::{LiveSession, LiveSessionKey};
 use crate::{App, AppError, RequestContext};
 use latch_domain::account::{Account, SecretKind};
-use latch_domain::audit::{AccessEvent, AuditEvent, LoginMethod};
+use latch_domain::audit::{AccessEvent, AuditActor, AuditEvent, LoginMethod};
 use latch_domain::gateway_session::{GatewaySession, RecordingRetention, SessionEndReason, SessionEventEntry};
 use latch_domain::grant::Grant;
 use latch_domain::names::{AccountName, TargetName, Username};
@@ -80,6 +80,10 @@ impl ConnectionGrant {
     }
     pub fn record_input(&self) -> bool {
         self.policy.spec.rules.record_input
+    }
+    /// Whether the session must end (or not start) when its recording cannot be written.
+    pub fn recording_required(&self) -> bool {
+        self.policy.spec.rules.recording_required
     }
     pub fn consent_banner(&self) -> Option<&str> {
         self.policy.spec.rules.consent_banner.as_deref()
@@ -285,6 +289,16 @@ impl App {
         Ok(live)
     }
 
+    /// Audits that `live`, whose policy does not require its recording, goes on unrecorded because of `cause`. An
+    /// error means the loss could not be audited, and the caller must end the session (fail closed).
+    pub async fn record_session_recording_lost(&self, live: &LiveSession, cause: &str) -> Result<(), AppError> {
+        let event = AccessEvent::SessionRecordingLost { session_id: live.key().session_id, cause: cause.to_owned() };
+        let mut tx = self.store().begin().await?;
+        self.audit(&mut tx, &RequestContext::default(), &AuditActor::System, AuditEvent::Access(event)).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
     /// Records the end of a session and unregisters it.
     /// Closes the session's row with its traffic and reason (and when its recording becomes due for deletion: the
     /// end plus the retention days it started with), audits the end, and indexes the session's events (the entries
@@ -313,7 +327,7 @@ impl App {
                 .audit_returning_seq(
                     &mut tx,
                     &RequestContext::default(),
-                    &latch_domain::audit::AuditActor::System,
+                    &AuditActor::System,
                     AuditEvent::Access(event),
                 )
                 .await?;

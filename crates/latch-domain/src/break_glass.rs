@@ -149,6 +149,7 @@ impl BreakGlass {
             forwarding: ForwardingRules { local: false, remote: false, agent: false },
             consent_banner: None,
             recording_retention_days: None,
+            recording_required: true,
         };
         let spec = PolicySpec {
             name: PolicyName::parse("break-glass")?,

@@ -88,6 +88,10 @@ pub struct PolicyRules {
     /// How many days the recordings of sessions under this policy are kept after the session ends, then deleted
     /// (unless on legal hold); `None` keeps them forever. A session keeps the retention it started with.
     pub recording_retention_days: Option<u32>,
+    /// The session needs its recording (strict, the default): one whose recording cannot be created, or whose
+    /// recordings spool is below its free-space reserve, is refused, and a live one whose recording stops (disk
+    /// full, write error) is ended. When false, such a session goes on unrecorded and the loss is audited.
+    pub recording_required: bool,
 }
 
 /// The editable fields of a policy.

@@ -167,6 +167,7 @@ pub(crate) fn policy(details: &PolicyDetails, approver_group: Option<String>) ->
         allow_agent_forwarding: rules.forwarding.agent,
         consent_banner: rules.consent_banner.clone(),
         recording_retention_days: rules.recording_retention_days,
+        recording_required: rules.recording_required,
         created_at: time(p.created_at),
         updated_at: time(p.updated_at),
     }

@@ -18,6 +18,14 @@ pub enum RecordingError {
     },
     #[error("cannot write recording")]
     Write(#[source] io::Error),
+    #[error("the recordings spool has {free} bytes free, below its reserve of {reserve} bytes")]
+    SpoolFull { free: u64, reserve: u64 },
+    #[error("cannot tell the free space of the recordings spool {path}")]
+    SpoolSpace {
+        path: PathBuf,
+        #[source]
+        source: io::Error,
+    },
     #[error("recording writer stopped after an earlier write error")]
     WriterFailed,
     #[error("cannot encode recording line")]

@@ -24,6 +24,9 @@
 //! Storage: [`RecordingStorage`] copies a sealed recording from the node's spool to a local directory, an
 //! S3-compatible bucket or an Azure Blob container (`object_store`), and reads, lists and deletes stored ones.
 //!
+//! Spool reserve: [`SpoolReserve`] tells whether the spool's file system still has the room the node keeps free;
+//! the gateway refuses or stops recording sessions below it.
+//!
 //! Fail-closed contract: every write error is returned to the caller, never swallowed or retried, and a writer
 //! that failed once refuses all further work ([`RecordingError::WriterFailed`]). A session that cannot be recorded
 //! must be ended by the caller.
@@ -38,6 +41,7 @@ mod events;
 mod manifest;
 mod reader;
 mod sink;
+mod spool;
 mod storage;
 mod utf8;
 
@@ -61,6 +65,7 @@ pub use reader::{
     AsciicastEvent, AsciicastEventData, AsciicastRecording, EventLog, read_asciicast, read_event_log, replay_output,
 };
 pub use sink::{BUFFER_LIMIT, FLUSH_INTERVAL};
+pub use spool::{SpoolReserve, free_bytes};
 pub use storage::{
     AzureBackend, LocalBackend, MULTIPART_PART_SIZE, MULTIPART_THRESHOLD, RecordingStorage, S3Backend, StorageBackend,
     StorageError, StorageSecret, StoredFile, UploadSummary,

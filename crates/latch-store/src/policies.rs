@@ -18,13 +18,13 @@ use std::collections::HashMap;
 const COLUMNS: &str = "id, name, description, enabled, mode, approvals_required, approver_group_id, any_account, \
      max_duration_ms, schedule, mfa_to_request, mfa_to_connect, record_input, reveal_allowed, ticket_required, \
      ticket_pattern, integration, allow_local_forwarding, allow_remote_forwarding, allow_agent_forwarding, \
-     consent_banner, recording_retention_days, created_at, updated_at";
+     consent_banner, recording_retention_days, recording_required, created_at, updated_at";
 
 /// Inserts a policy; `Conflict("policy")` when the name is taken, `MissingReference` for an unknown user or group.
 pub async fn insert(tx: &mut Tx, policy: &Policy) -> Result<(), StoreError> {
     let sql = format!(
         "INSERT INTO policies ({COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, \
-         $16, $17, $18, $19, $20, $21, $22, $23, $24)"
+         $16, $17, $18, $19, $20, $21, $22, $23, $24, $25)"
     );
     bind_row(sqlx::query(sqlx::AssertSqlSafe(sql)), policy)
         .execute(tx.conn())
@@ -105,6 +105,7 @@ fn bind_row<'q>(query: Query<'q>, policy: &Policy) -> Query<'q> {
         .bind(bool_int(rules.forwarding.agent))
         .bind(rules.consent_banner.clone())
         .bind(rules.recording_retention_days.map(i64::from))
+        .bind(bool_int(rules.recording_required))
         .bind(policy.created_at.as_millis())
         .bind(policy.updated_at.as_millis())
 }
@@ -275,6 +276,7 @@ fn policy_from_row(row: &AnyRow, side: &mut SideTables) -> Result<Policy, StoreE
             .map(u32::try_from)
             .transpose()
             .map_err(|_| StoreError::Corrupt("recording retention out of range".to_owned()))?,
+        recording_required: get_bool(row, "recording_required")?,
     };
     let name: String = get(row, "name")?;
     Ok(Policy {

@@ -21,6 +21,7 @@ use latch_app::domain::TimeSpan;
 use latch_app::domain::auth_session::SessionTimeouts;
 use latch_app::domain::lockout::LockoutPolicy;
 use latch_app::{AppConfig, SecretString};
+use latch_recording::SpoolReserve;
 use serde::Deserialize;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -107,9 +108,15 @@ pub struct RecordingsConfig {
     /// The Ed25519 key (OpenSSH format, generated on first start) that signs every finished session's manifest;
     /// its `.pub` file next to it is what `latch recordings verify` needs.
     pub signing_key: PathBuf,
+    /// The free space `dir` keeps (`min_free_mb`, default 64): below it, sessions whose policy requires their
+    /// recording are refused and live ones ended; others go on unrecorded, audited.
+    pub reserve: SpoolReserve,
     /// Where finished recordings are copied from `dir` (the spool); `None`: they stay in `dir`.
     pub storage: Option<StorageConfig>,
 }
+
+/// The spool's free-space reserve when the configuration names none.
+pub const DEFAULT_RECORDINGS_MIN_FREE_MB: u64 = 64;
 
 /// Where `latch serve` finds the unseal secret at start, tried in this order.
 #[derive(Debug, Clone)]
@@ -316,6 +323,7 @@ fn resolve(
     let recordings = RecordingsConfig {
         dir: absolute(file.recordings.dir.as_deref(), || data_dir.join("recordings"))?,
         signing_key: absolute(file.recordings.signing_key.as_deref(), || data_dir.join(RECORDING_SIGNING_KEY))?,
+        reserve: SpoolReserve::megabytes(file.recordings.min_free_mb.unwrap_or(DEFAULT_RECORDINGS_MIN_FREE_MB)),
         storage: storage::resolve(file.recordings.storage.as_ref())?,
     };
     let key_file = match layered.unseal_key_file {
@@ -510,6 +518,7 @@ mod tests {
         assert_eq!(config.ssh.host_key, PathBuf::from("/srv/latch/ssh_host_ed25519_key"));
         assert_eq!(config.recordings.dir, PathBuf::from("/srv/latch/recordings"));
         assert_eq!(config.recordings.signing_key, PathBuf::from("/srv/latch/recording_signing_ed25519_key"));
+        assert_eq!(config.recordings.reserve, SpoolReserve::megabytes(DEFAULT_RECORDINGS_MIN_FREE_MB));
         assert!(matches!(&config.unseal.key_file, KeyFileSetting::Default(p) if p.ends_with("unseal.key")));
         assert_eq!(config.app.lockout.max_failures, 5);
         assert_eq!(config.app.lockout.lock_for, TimeSpan::from_minutes(15));
@@ -548,6 +557,7 @@ mod tests {
             host_key = "/etc/latch/host_key"
             [recordings]
             dir = "/var/lib/latch-recordings"
+            min_free_mb = 512
             [unseal]
             key_file = "/run/secrets/unseal.key"
             passphrase_file = "/run/secrets/passphrase"
@@ -565,6 +575,7 @@ mod tests {
         assert_eq!(config.http.max_body_bytes, 2048);
         assert_eq!(config.ssh.host_key, PathBuf::from("/etc/latch/host_key"));
         assert_eq!(config.recordings.dir, PathBuf::from("/var/lib/latch-recordings"));
+        assert_eq!(config.recordings.reserve, SpoolReserve::megabytes(512));
         assert!(matches!(&config.unseal.key_file, KeyFileSetting::Configured(p) if p.ends_with("secrets/unseal.key")));
         assert_eq!(config.unseal.passphrase_file, Some(PathBuf::from("/run/secrets/passphrase")));
         assert_eq!(config.app.lockout.max_failures, 3);

@@ -213,6 +213,7 @@ mod tests {
             forwarding: ForwardingRules::default(),
             consent_banner: None,
             recording_retention_days: Some(1),
+            recording_required: true,
         };
         let policy = PolicyDraft {
             name: "db-standing".into(),

@@ -116,6 +116,7 @@ async fn serve_with_store(
         host_key: keys.host,
         recording_key: keys.recording,
         recordings_dir: config.recordings.dir.clone(),
+        recordings_reserve: config.recordings.reserve,
         limits: config.ssh.limits.clone(),
     };
     let gateway = latch_ssh::GatewayServer::bind(app.clone(), gateway_config)

@@ -8,6 +8,9 @@
 //! - `kill -9` of Latch in the middle of a session: after the restart the session is closed, its recording is
 //!   sealed, uploaded and verifies, with everything the client had received a second before the kill.
 //! - Azure Blob: a recording is uploaded, read back through the storage API and verified.
+//! - A full spool (a real 24 MiB tmpfs of the server's own, reserve 8 MiB): a session whose policy requires its
+//!   recording is ended when the spool falls below the reserve, and the next one is refused; a session whose policy
+//!   does not goes on unrecorded, audited. What was recorded before the loss is sealed and verifies.
 
 #![expect(clippy::unwrap_used, clippy::expect_used, clippy::panic, reason = "test helpers fail the test by panicking")]
 
@@ -185,6 +188,95 @@ fn recordings_are_uploaded_to_azure_blob_and_read_back() {
     assert_eq!(sha256(&replayed_output(&directory)), sha256(&received));
 }
 
+#[test]
+fn a_full_spool_ends_or_refuses_sessions_that_need_their_recording_and_lets_the_others_go_on() {
+    const BIG: usize = 30 << 20;
+    let Some(sshd) = latch_testkit::sshd::start_or_skip(&[]).unwrap() else { return };
+    let Some(disk) = latch_testkit::small_disk::small_disk_or_skip(24).unwrap() else { return };
+    let config = format!("[recordings]\ndir = \"{}\"\nmin_free_mb = 8\n", disk.dir().display());
+    let server = Server::start_launched(&config, &disk.launcher());
+    let admin = server.admin();
+    let keys = tempfile::tempdir().unwrap();
+    let alice_key = setup(&server, &admin, &sshd, keys.path());
+    // db02: the same host under a policy that does not require the recording.
+    let port = sshd.port().to_string();
+    admin.run(&["targets", "add", "db02", "--address", "127.0.0.1", "--port", &port]).success();
+    admin.run(&["targets", "fetch-host-key", "db02", "--yes"]).success();
+    let secret = format!("{}\n", sshd.user().password);
+    admin.run_with_stdin(&["accounts", "add", "db02", &sshd.user().name, "--secret-stdin"], &secret).success();
+    let lenient = json!({ "name": "db-lenient", "users": ["alice"], "targets": [{"name": "db02"}],
+        "mode": "standing", "max_duration_minutes": 60, "recording_required": false });
+    let file = keys.path().join("lenient.json");
+    std::fs::write(&file, lenient.to_string()).unwrap();
+    admin.run(&["policies", "create", "--file", file.to_str().unwrap()]).success();
+    let shown = admin.run(&["policies", "show", "db-lenient"]).success().stdout;
+    assert!(shown.contains("best effort"), "{shown}");
+
+    // Strict: the output fills the spool; the session is ended at the reserve, well before the end of it.
+    let big = format!("head -c {BIG} /dev/zero");
+    let received = finish(ssh_spawn_to(&server, &alice_key, "db01", &big));
+    assert!(received.len() < BIG, "the session was not ended: {} bytes", received.len());
+    let first = wait_for_sessions(&admin, 1)[0].clone();
+    let first_id = first["id"].as_str().unwrap().to_owned();
+    assert_eq!(first["end_reason"], "recording_failed", "{first}");
+    // What was recorded is sealed: it verifies, and replays a prefix of what the client got.
+    let fetched = tempfile::tempdir().unwrap();
+    admin.run(&["recordings", "fetch", &first_id, "--to", fetched.path().to_str().unwrap()]).success();
+    verify_copy(&admin, &server, fetched.path(), &first_id);
+    let replayed = replayed_output(&fetched.path().join(&first_id));
+    assert!(replayed.len() > (8 << 20) && received.starts_with(&replayed), "replayed {} bytes", replayed.len());
+
+    // Strict again: the spool is below its reserve, so the session is refused before it reaches the target.
+    let refused = ssh_spawn_to(&server, &alice_key, "db01", "echo never");
+    let output = refused.wait_with_output().unwrap();
+    assert!(!output.status.success() && output.stdout.is_empty(), "{output:?}");
+    assert_eq!(admin.run(&["sessions", "--json"]).success().json()["sessions"].as_array().unwrap().len(), 1);
+
+    // Best effort: the session starts unrecorded, and the loss is audited.
+    let received = finish(ssh_spawn_to(&server, &alice_key, "db02", "echo unrecorded-ok"));
+    assert_eq!(received, b"unrecorded-ok\n");
+    let second = wait_for_sessions(&admin, 2)[0].clone();
+    assert_eq!((second["target_name"].as_str(), second["recorded"].as_bool()), (Some("db02"), Some(false)));
+    let lost = recording_lost(&admin, second["id"].as_str().unwrap());
+    assert!(lost["details"]["cause"].as_str().unwrap().contains("below its reserve"), "{lost}");
+
+    // Room again (the first recording removed inside the server's disk); best effort loses the recording half-way
+    // and the person gets every byte.
+    std::fs::remove_dir_all(disk.path_seen_by(server.pid(), &first_id)).unwrap();
+    let received = finish(ssh_spawn_to(&server, &alice_key, "db02", &big));
+    assert_eq!(received.len(), BIG, "the session went on to the end");
+    let third = wait_for_sessions(&admin, 3)[0].clone();
+    let third_id = third["id"].as_str().unwrap().to_owned();
+    assert_eq!((third["end_reason"].as_str(), third["recorded"].as_bool()), (Some("client_closed"), Some(true)));
+    recording_lost(&admin, &third_id);
+    let fetched = tempfile::tempdir().unwrap();
+    admin.run(&["recordings", "fetch", &third_id, "--to", fetched.path().to_str().unwrap()]).success();
+    verify_copy(&admin, &server, fetched.path(), &third_id);
+    let replayed = replayed_output(&fetched.path().join(&third_id));
+    assert!(replayed.len() > (8 << 20) && replayed.len() < BIG, "replayed {} bytes", replayed.len());
+}
+
+/// The `session.recording_lost` record of `session`.
+fn recording_lost(admin: &Cli, session: &str) -> serde_json::Value {
+    let records = audit_kind(admin, "session.recording_lost");
+    let found = records.iter().find(|record| record["details"]["session_id"] == session);
+    found.cloned().unwrap_or_else(|| panic!("no session.recording_lost for {session}: {records:?}"))
+}
+
+/// The sessions, newest first, once there are `count` and all have ended (bounded by 20 s).
+fn wait_for_sessions(admin: &Cli, count: usize) -> Vec<serde_json::Value> {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let sessions = admin.run(&["sessions", "--json"]).success().json();
+        let list = sessions["sessions"].as_array().cloned().unwrap_or_default();
+        if list.len() == count && list.iter().all(|session| session["ended_at"].is_string()) {
+            return list;
+        }
+        assert!(Instant::now() < deadline, "not {count} ended sessions: {sessions}");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
 fn s3_config(s3: &latch_testkit::s3::S3Server) -> String {
     format!(
         "[recordings.storage]\nkind = \"s3\"\nbucket = \"{}\"\nregion = \"{}\"\nendpoint = \"{}\"\n\
@@ -224,14 +316,18 @@ fn setup(server: &Server, admin: &Cli, sshd: &latch_testkit::sshd::TestSshd, dir
     key
 }
 
-/// The real `ssh` through the gateway running `command` without a terminal; stdout is piped.
+/// The real `ssh` through the gateway to db01 running `command` without a terminal; stdout is piped.
 fn ssh_spawn(server: &Server, key: &Path, command: &str) -> Child {
+    ssh_spawn_to(server, key, "db01", command)
+}
+
+fn ssh_spawn_to(server: &Server, key: &Path, target: &str, command: &str) -> Child {
     Command::new("ssh")
         .args(["-F", "/dev/null", "-o", "BatchMode=yes", "-o", "StrictHostKeyChecking=no"])
         .args(["-o", "UserKnownHostsFile=/dev/null", "-o", "IdentitiesOnly=yes", "-o", "LogLevel=ERROR"])
         .arg("-i")
         .arg(key)
-        .args(["-p", &server.ssh_port().to_string(), "alice@db01@127.0.0.1", command])
+        .args(["-p", &server.ssh_port().to_string(), &format!("alice@{target}@127.0.0.1"), command])
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::null())

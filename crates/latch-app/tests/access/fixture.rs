@@ -103,6 +103,7 @@ pub fn rules(mode: AccessMode) -> PolicyRules {
         forwarding: ForwardingRules::default(),
         consent_banner: None,
         recording_retention_days: None,
+        recording_required: true,
     }
 }
 

@@ -80,6 +80,12 @@ pub enum AccessEvent {
         requested_at: Timestamp,
         enforced_at: Timestamp,
     },
+    /// A session whose policy does not require its recording went on without it from here: the recording could not
+    /// be created or written, or its spool fell below the free-space reserve.
+    SessionRecordingLost {
+        session_id: GatewaySessionId,
+        cause: String,
+    },
     /// An auditor started watching a live session's output.
     SessionWatched {
         session_id: GatewaySessionId,
@@ -234,6 +240,7 @@ impl AccessEvent {
             E::SessionEnded { .. } => "session.ended",
             E::SessionTerminated { .. } => "session.terminated",
             E::SessionWatched { .. } => "session.watched",
+            E::SessionRecordingLost { .. } => "session.recording_lost",
             E::LegalHoldPlaced { .. } => "session.legal_hold_placed",
             E::LegalHoldReleased { .. } => "session.legal_hold_released",
             E::RecordingDeleted { .. } => "session.recording_deleted",
@@ -309,6 +316,7 @@ impl AccessEvent {
             ],
             E::SessionEnded { session_id, reason } => vec![("session_id", s(session_id)), ("reason", s(reason))],
             E::SessionWatched { session_id } => vec![("session_id", s(session_id))],
+            E::SessionRecordingLost { session_id, cause } => vec![("session_id", s(session_id)), ("cause", s(cause))],
             E::SessionTerminated { session_id, requested_at, enforced_at } => {
                 vec![("session_id", s(session_id)), ("requested_at", t(requested_at)), ("enforced_at", t(enforced_at))]
             }

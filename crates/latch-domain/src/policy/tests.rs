@@ -113,6 +113,7 @@ impl P {
                     forwarding: ForwardingRules::default(),
                     consent_banner: None,
                     recording_retention_days: None,
+                    recording_required: true,
                 },
             },
             created_at: NOW,

@@ -141,6 +141,7 @@ async fn draft(app: &App, request: PolicyRequest) -> Result<PolicyDraft, ApiErro
         },
         consent_banner: request.consent_banner,
         recording_retention_days: request.recording_retention_days,
+        recording_required: request.recording_required,
     };
     Ok(PolicyDraft {
         name: request.name,

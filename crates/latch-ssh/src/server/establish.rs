@@ -12,7 +12,7 @@ use tracing::{debug, info, warn};
 use super::ServerContext;
 use super::auth::Authorized;
 use super::forward;
-use super::recording::Recorder;
+use super::recording::{Recorder, RecordingTerms};
 use super::seal::Seal;
 use super::session::{ActiveSession, SessionParts};
 use crate::UpstreamError;
@@ -72,11 +72,21 @@ pub(crate) async fn establish(
         .ok_or(Refusal::TooManySessions)?;
     let relative = grant.session_id().to_string();
     let directory = context.recordings_dir.join(&relative);
-    let recorder =
-        Recorder::start(app.clone(), directory.clone(), seal(context, ctx, &grant)).await.map_err(|error| {
-            warn!(%error, "cannot create the session recording");
-            Refusal::RecordingFailed
-        })?;
+    let terms = RecordingTerms { required: grant.recording_required(), reserve: context.recordings_reserve };
+    let seal = seal(context, ctx, &grant);
+    let (recorder, recording) = match Recorder::start(app.clone(), directory.clone(), seal, terms).await {
+        Ok(recorder) => (recorder, Some(relative)),
+        Err(error) if terms.required => {
+            warn!(%error, "cannot create the session recording; the policy requires it");
+            remove_recording(&directory).await;
+            return Err(Refusal::RecordingFailed);
+        }
+        Err(error) => {
+            warn!(%error, "cannot create the session recording; the session goes on unrecorded");
+            remove_recording(&directory).await;
+            (Recorder::unrecorded(directory.clone(), error.to_string()), None)
+        }
+    };
     let mut upstream = match connect_to_target(context, ctx, &grant).await {
         Ok(upstream) => upstream,
         Err(refusal) => {
@@ -86,7 +96,7 @@ pub(crate) async fn establish(
     };
     let forwarded = upstream.take_forwarded_tcpip();
     let agent_channels = upstream.take_agent_channels();
-    let start = SessionStart { recording: Some(relative), consent_accepted_at };
+    let start = SessionStart { recording, consent_accepted_at };
     let live = match app.start_gateway_session(&grant, start, ctx).await {
         Ok(live) => live,
         Err(error) => {
@@ -181,7 +191,13 @@ async fn connect_to_target(
 /// Removes the recording of a session that never started.
 async fn discard_recording(recorder: Recorder, directory: &Path) {
     drop(recorder);
-    if let Err(error) = tokio::fs::remove_dir_all(directory).await {
-        debug!(%error, "cannot remove the recording of a session that never started");
+    remove_recording(directory).await;
+}
+
+async fn remove_recording(directory: &Path) {
+    match tokio::fs::remove_dir_all(directory).await {
+        Ok(()) => {}
+        Err(error) if error.kind() == std::io::ErrorKind::NotFound => {}
+        Err(error) => debug!(%error, "cannot remove the recording of a session that never started"),
     }
 }

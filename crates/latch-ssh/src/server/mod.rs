@@ -38,6 +38,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use latch_app::App;
+use latch_recording::SpoolReserve;
 use russh::keys::PrivateKey;
 use russh::keys::ssh_key::HashAlg;
 use tokio::net::TcpListener;
@@ -63,6 +64,9 @@ pub struct GatewayConfig {
     pub host_key: PrivateKey,
     /// The recordings store: each session writes a directory `<session_id>/` here.
     pub recordings_dir: PathBuf,
+    /// The free space the recordings store keeps: below it, sessions whose policy requires the recording are
+    /// refused or ended, and others go on unrecorded.
+    pub recordings_reserve: SpoolReserve,
     /// The node's recording key (Ed25519), which signs every finished session's manifest.
     pub recording_key: PrivateKey,
     pub limits: GatewayLimits,
@@ -74,6 +78,7 @@ impl fmt::Debug for GatewayConfig {
             .field("listen", &self.listen)
             .field("host_key", &self.host_key.public_key().fingerprint(HashAlg::Sha256).to_string())
             .field("recordings_dir", &self.recordings_dir)
+            .field("recordings_reserve", &self.recordings_reserve)
             .field("recording_key", &self.recording_key.public_key().fingerprint(HashAlg::Sha256).to_string())
             .field("limits", &self.limits)
             .finish()
@@ -85,6 +90,7 @@ impl fmt::Debug for GatewayConfig {
 pub(crate) struct ServerContext {
     pub(crate) app: App,
     pub(crate) recordings_dir: PathBuf,
+    pub(crate) recordings_reserve: SpoolReserve,
     pub(crate) limits: GatewayLimits,
     pub(crate) russh_config: Arc<russh::server::Config>,
     pub(crate) recording_key: seal::RecordingKey,
@@ -109,6 +115,7 @@ impl GatewayServer {
         let context = ServerContext {
             app,
             recordings_dir: config.recordings_dir,
+            recordings_reserve: config.recordings_reserve,
             limits: config.limits,
             russh_config,
             recording_key: seal::RecordingKey(Arc::new(config.recording_key)),

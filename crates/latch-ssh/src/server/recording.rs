@@ -4,23 +4,30 @@
 //!
 //! One task per session owns every writer; relays send it commands over a bounded queue, so a slow disk slows the
 //! session down instead of growing memory. The task hands buffered lines to the operating system at the latest
-//! one second after they were written. The first write error stops the task and cancels [`Recorder::failed`]: the
-//! session is then ended with `RecordingFailed` (fail closed), and every later command is refused.
+//! one second after they were written. It also keeps the spool's free-space reserve: below it (checked every
+//! second and every MiB written) the recording stops as if a write had failed.
+//!
+//! The first write error stops the task, which then finishes and seals what it has (so the recording up to the
+//! loss stays verifiable), and cancels [`Recorder::failed`]. What follows depends on the policy:
+//! - the recording is required (strict, the default): the session is ended with `RecordingFailed` (fail closed),
+//!   and every later command is refused;
+//! - it is not: the supervisor audits the loss and the session goes on unrecorded; later commands are dropped.
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use latch_app::App;
 use latch_domain::gateway_session::SessionEndReason;
 use latch_recording::{
     AsciicastHeader, AsciicastWriter, ByteStreamHeader, ByteStreamWriter, EventLogWriter, ManifestFile, RecordingError,
-    SessionEvent, SessionEventRecord, StreamKind,
+    SessionEvent, SessionEventRecord, SpoolReserve, StreamKind,
 };
 use tokio::sync::{mpsc, oneshot};
-use tokio::time::{Instant, sleep_until};
+use tokio::time::{Instant, MissedTickBehavior, interval, sleep_until};
 use tokio_util::sync::{CancellationToken, WaitForCancellationFuture};
-use tracing::{debug, error};
+use tracing::{debug, error, warn};
 
 use super::seal::Seal;
 
@@ -28,6 +35,21 @@ use super::seal::Seal;
 const COMMAND_BACKLOG: usize = 256;
 /// The name of the event log in a session's directory.
 pub(crate) const EVENT_LOG_FILE: &str = "events.jsonl";
+/// How often the spool's free space is checked while nothing much is written.
+const RESERVE_CHECK_INTERVAL: Duration = Duration::from_secs(1);
+/// How many recorded bytes between two checks of the spool's free space.
+const RESERVE_CHECK_BYTES: usize = 1 << 20;
+/// The end reason a recording sealed after its loss gives in its manifest.
+const LOST_END_REASON: &str = "recording_failed";
+
+/// What a session's recording must do, from its policy and the node's configuration.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct RecordingTerms {
+    /// The policy requires the recording: losing it ends the session.
+    pub(crate) required: bool,
+    /// The free space the spool keeps.
+    pub(crate) reserve: SpoolReserve,
+}
 
 /// The recording of a session was stopped (a write failed, or the session is over); the caller must end the
 /// session or refuse what it was about to do.
@@ -39,7 +61,10 @@ pub(crate) struct RecordingStopped;
 pub(crate) struct Recorder {
     commands: mpsc::Sender<Command>,
     failed: CancellationToken,
+    /// Why the recording stopped, set before `failed` is cancelled.
+    cause: Arc<OnceLock<String>>,
     directory: PathBuf,
+    required: bool,
 }
 
 #[derive(Debug)]
@@ -54,19 +79,36 @@ enum Command {
 
 impl Recorder {
     /// Creates `directory` (which must not exist yet; only the gateway's user may enter it) and its event log, and
-    /// starts the recording task. When the session is finished, `seal` signs the manifest of what was written.
-    pub(crate) async fn start(app: App, directory: PathBuf, seal: Seal) -> Result<Recorder, RecordingError> {
+    /// starts the recording task. Refused when the spool is below its reserve. When the session is finished, `seal`
+    /// signs the manifest of what was written.
+    pub(crate) async fn start(
+        app: App,
+        directory: PathBuf,
+        seal: Seal,
+        terms: RecordingTerms,
+    ) -> Result<Recorder, RecordingError> {
         if let Some(parent) = directory.parent() {
             private_directory(true).create(parent).await.map_err(|source| create_error(parent, source))?;
+            terms.reserve.check(parent)?;
         }
         private_directory(false).create(&directory).await.map_err(|source| create_error(&directory, source))?;
         let events = EventLogWriter::create(&directory.join(EVENT_LOG_FILE)).await?;
-        Ok(Recorder::spawn(app, directory, events, seal))
+        Ok(Recorder::spawn(app, directory, events, seal, terms))
     }
 
-    fn spawn(app: App, directory: PathBuf, events: EventLogWriter, seal: Seal) -> Recorder {
+    /// The recorder of a session that goes on without a recording (its policy does not require one, and it could
+    /// not be started for `cause`): already failed, every command dropped.
+    pub(crate) fn unrecorded(directory: PathBuf, cause: String) -> Recorder {
+        let (commands, _) = mpsc::channel(1);
+        let failed = CancellationToken::new();
+        failed.cancel();
+        Recorder { commands, failed, cause: Arc::new(OnceLock::from(cause)), directory, required: false }
+    }
+
+    fn spawn(app: App, directory: PathBuf, events: EventLogWriter, seal: Seal, terms: RecordingTerms) -> Recorder {
         let (commands, receiver) = mpsc::channel(COMMAND_BACKLOG);
         let failed = CancellationToken::new();
+        let cause = Arc::new(OnceLock::new());
         let task = RecordingTask {
             app,
             directory: directory.clone(),
@@ -75,9 +117,11 @@ impl Recorder {
             receiver,
             seal,
             finished: Vec::new(),
+            reserve: terms.reserve,
+            unchecked_bytes: 0,
         };
-        tokio::spawn(task.run(failed.clone()));
-        Recorder { commands, failed, directory }
+        tokio::spawn(task.run(failed.clone(), cause.clone()));
+        Recorder { commands, failed, cause, directory, required: terms.required }
     }
 
     /// The session's recording directory.
@@ -85,9 +129,20 @@ impl Recorder {
         &self.directory
     }
 
-    /// Resolves when a write failed; the session must end with `RecordingFailed`.
+    /// Resolves when the recording stopped (a write failed, or the spool fell below its reserve); when it is
+    /// [`Recorder::required`], the session must end with `RecordingFailed`.
     pub(crate) fn failed(&self) -> WaitForCancellationFuture<'_> {
         self.failed.cancelled()
+    }
+
+    /// Whether losing the recording ends the session.
+    pub(crate) fn required(&self) -> bool {
+        self.required
+    }
+
+    /// Why the recording stopped, once it has.
+    pub(crate) fn loss_cause(&self) -> &str {
+        self.cause.get().map_or("the recording stopped", String::as_str)
     }
 
     pub(crate) async fn event(&self, event: SessionEvent) -> Result<(), RecordingStopped> {
@@ -101,7 +156,7 @@ impl Recorder {
         self.send(Command::Open { channel, format, opened }).await?;
         match done.await {
             Ok(true) => Ok(()),
-            _ => Err(RecordingStopped),
+            _ => self.stopped(),
         }
     }
 
@@ -124,15 +179,23 @@ impl Recorder {
         self.send(Command::Finish { reason, finished }).await?;
         match done.await {
             Ok(true) => Ok(()),
-            _ => Err(RecordingStopped),
+            _ => self.stopped(),
         }
     }
 
     async fn send(&self, command: Command) -> Result<(), RecordingStopped> {
         if self.failed.is_cancelled() {
-            return Err(RecordingStopped);
+            return self.stopped();
         }
-        self.commands.send(command).await.map_err(|_| RecordingStopped)
+        match self.commands.send(command).await {
+            Ok(()) => Ok(()),
+            Err(_) => self.stopped(),
+        }
+    }
+
+    /// What a command gets once the recording stopped: refused when the recording is required, dropped otherwise.
+    fn stopped(&self) -> Result<(), RecordingStopped> {
+        if self.required { Err(RecordingStopped) } else { Ok(()) }
     }
 }
 
@@ -245,17 +308,30 @@ struct RecordingTask {
     seal: Seal,
     /// The manifest entries of the files finished so far.
     finished: Vec<ManifestFile>,
+    reserve: SpoolReserve,
+    /// Bytes recorded since the spool's free space was last checked.
+    unchecked_bytes: usize,
 }
 
 impl RecordingTask {
-    async fn run(mut self, failed: CancellationToken) {
+    async fn run(mut self, failed: CancellationToken, cause: Arc<OnceLock<String>>) {
         if let Err(error) = self.serve().await {
             error!(%error, directory = %self.directory.display(), "session recording failed");
+            let _ = cause.set(error.to_string());
             failed.cancel();
+            // Keep what was written before the loss: finish the files and seal them (the reserve leaves the room
+            // for it), so that the recording up to here stays verifiable and is uploaded like any other.
+            if self.events.is_some()
+                && let Err(error) = self.finish_all(None, LOST_END_REASON).await
+            {
+                warn!(%error, "the recording could not be sealed after its loss");
+            }
         }
     }
 
     async fn serve(&mut self) -> Result<(), RecordingError> {
+        let mut reserve_check = interval(RESERVE_CHECK_INTERVAL);
+        reserve_check.set_missed_tick_behavior(MissedTickBehavior::Delay);
         loop {
             let deadline = self.flush_deadline();
             let command = tokio::select! {
@@ -264,12 +340,16 @@ impl RecordingTask {
                     self.flush_due().await?;
                     continue;
                 }
+                _ = reserve_check.tick() => {
+                    self.check_reserve()?;
+                    continue;
+                }
             };
             match command {
                 // Every relay and the session are gone without finishing: keep what was written.
-                None => return self.finish_all(None).await,
+                None => return self.finish_all(None, "unknown").await,
                 Some(Command::Finish { reason, finished }) => {
-                    let outcome = self.finish_all(Some(reason)).await;
+                    let outcome = self.finish_all(Some(reason), reason.as_str()).await;
                     let _ = finished.send(outcome.is_ok());
                     return outcome;
                 }
@@ -287,10 +367,16 @@ impl RecordingTask {
                 self.channels.insert(channel, created?);
                 Ok(())
             }
-            Command::Write { channel, kind, bytes } => match self.channels.get_mut(&channel) {
-                Some(recording) => recording.write(kind, &bytes).await,
-                None => Ok(()),
-            },
+            Command::Write { channel, kind, bytes } => {
+                self.unchecked_bytes = self.unchecked_bytes.saturating_add(bytes.len());
+                if self.unchecked_bytes >= RESERVE_CHECK_BYTES {
+                    self.check_reserve()?;
+                }
+                match self.channels.get_mut(&channel) {
+                    Some(recording) => recording.write(kind, &bytes).await,
+                    None => Ok(()),
+                }
+            }
             Command::Resize { channel, cols, rows } => {
                 if let Some(recording) = self.channels.get_mut(&channel) {
                     recording.resize(cols, rows).await?;
@@ -320,6 +406,11 @@ impl RecordingTask {
         }
     }
 
+    fn check_reserve(&mut self) -> Result<(), RecordingError> {
+        self.unchecked_bytes = 0;
+        self.reserve.check(&self.directory)
+    }
+
     fn flush_deadline(&self) -> Option<Instant> {
         let events = self.events.as_ref().and_then(EventLogWriter::flush_deadline);
         let channels = self.channels.values().filter_map(ChannelRecording::flush_deadline);
@@ -338,10 +429,10 @@ impl RecordingTask {
     }
 
     /// Finishes every channel recording, writes the end event when there is a reason, finishes the event log, and
-    /// seals the recording with a signed manifest of the files that finished. Every file is finished and the
+    /// seals the recording with a signed manifest of the files that finished, saying it ended for `end_reason`. Every file is finished and the
     /// manifest written even if an earlier step failed (a file missing from the manifest then shows when the
     /// recording is verified); the first error is returned.
-    async fn finish_all(&mut self, reason: Option<SessionEndReason>) -> Result<(), RecordingError> {
+    async fn finish_all(&mut self, reason: Option<SessionEndReason>, end_reason: &str) -> Result<(), RecordingError> {
         let mut outcome = Ok(());
         for (channel, recording) in std::mem::take(&mut self.channels) {
             match recording.finish(channel).await {
@@ -361,7 +452,6 @@ impl RecordingTask {
                 Err(error) => outcome = outcome.and(Err(error)),
             }
         }
-        let end_reason = reason.map_or("unknown", |reason| reason.as_str());
         let files = std::mem::take(&mut self.finished);
         let sealed = self.seal.write(&self.directory, files, end_reason, self.app.now().as_millis()).await;
         outcome.and(sealed)
@@ -397,6 +487,10 @@ mod tests {
         Seal { session, key: super::super::seal::RecordingKey(std::sync::Arc::new(key)) }
     }
 
+    fn strict() -> RecordingTerms {
+        RecordingTerms { required: true, reserve: SpoolReserve::bytes(0) }
+    }
+
     fn header() -> AsciicastHeader {
         AsciicastHeader { width: 80, height: 24, timestamp: 0, term: Some("xterm".to_owned()), title: None }
     }
@@ -406,7 +500,7 @@ mod tests {
         let test = TestApp::sqlite().await.unwrap();
         let store = tempfile::tempdir().unwrap();
         let directory = store.path().join("recordings").join("session-1");
-        let recorder = Recorder::start(test.app.clone(), directory.clone(), test_seal()).await.unwrap();
+        let recorder = Recorder::start(test.app.clone(), directory.clone(), test_seal(), strict()).await.unwrap();
         use std::os::unix::fs::PermissionsExt;
         assert_eq!(std::fs::metadata(&directory).unwrap().permissions().mode() & 0o777, 0o700);
 
@@ -465,7 +559,7 @@ mod tests {
         let test = TestApp::sqlite().await.unwrap();
         let store = tempfile::tempdir().unwrap();
         let directory = store.path().join("session-2");
-        let recorder = Recorder::start(test.app.clone(), directory.clone(), test_seal()).await.unwrap();
+        let recorder = Recorder::start(test.app.clone(), directory.clone(), test_seal(), strict()).await.unwrap();
         recorder.event(SessionEvent::Exec { command: "uptime".to_owned() }).await.unwrap();
         let deadline = Instant::now() + Duration::from_millis(1500);
         loop {
@@ -486,23 +580,67 @@ mod tests {
         let existing = store.path().join("taken");
         std::fs::create_dir(&existing).unwrap();
         assert!(
-            Recorder::start(test.app.clone(), existing, test_seal()).await.is_err(),
+            Recorder::start(test.app.clone(), existing, test_seal(), strict()).await.is_err(),
             "a session never reuses a directory"
         );
         let file = store.path().join("a-file");
         std::fs::write(&file, b"x").unwrap();
-        assert!(Recorder::start(test.app.clone(), file.join("session"), test_seal()).await.is_err());
+        assert!(Recorder::start(test.app.clone(), file.join("session"), test_seal(), strict()).await.is_err());
     }
 
     #[tokio::test]
     async fn a_write_error_stops_the_recording_and_is_reported() {
         let test = TestApp::sqlite().await.unwrap();
         let full = tokio::fs::OpenOptions::new().write(true).open("/dev/full").await.unwrap();
-        let recorder =
-            Recorder::spawn(test.app.clone(), PathBuf::from("/dev/full"), EventLogWriter::from_file(full), test_seal());
+        let recorder = Recorder::spawn(
+            test.app.clone(),
+            PathBuf::from("/dev/full"),
+            EventLogWriter::from_file(full),
+            test_seal(),
+            strict(),
+        );
         recorder.event(SessionEvent::Exec { command: "ls".to_owned() }).await.unwrap();
         tokio::time::timeout(Duration::from_secs(3), recorder.failed()).await.expect("the failure is reported");
         assert_eq!(recorder.event(SessionEvent::Exec { command: "ls".to_owned() }).await, Err(RecordingStopped));
         assert_eq!(recorder.finish(SessionEndReason::ClientClosed).await, Err(RecordingStopped));
+    }
+
+    #[tokio::test]
+    async fn a_recording_that_is_not_required_drops_commands_once_stopped() {
+        let test = TestApp::sqlite().await.unwrap();
+        let full = tokio::fs::OpenOptions::new().write(true).open("/dev/full").await.unwrap();
+        let lenient = RecordingTerms { required: false, reserve: SpoolReserve::bytes(0) };
+        let recorder = Recorder::spawn(
+            test.app.clone(),
+            PathBuf::from("/dev/full"),
+            EventLogWriter::from_file(full),
+            test_seal(),
+            lenient,
+        );
+        assert!(!recorder.required());
+        recorder.event(SessionEvent::Exec { command: "ls".to_owned() }).await.unwrap();
+        tokio::time::timeout(Duration::from_secs(3), recorder.failed()).await.expect("the failure is reported");
+        assert!(recorder.loss_cause().contains("cannot write recording"), "{}", recorder.loss_cause());
+        assert_eq!(recorder.event(SessionEvent::Exec { command: "ls".to_owned() }).await, Ok(()));
+        let bytes = ByteStreamHeader { timestamp: 0, title: None };
+        assert_eq!(recorder.open_channel(1, ChannelFormat::Bytes(bytes)).await, Ok(()), "the session goes on");
+        assert_eq!(recorder.finish(SessionEndReason::ClientClosed).await, Ok(()));
+    }
+
+    #[tokio::test]
+    async fn a_spool_below_its_reserve_refuses_the_recording() {
+        let test = TestApp::sqlite().await.unwrap();
+        let store = tempfile::tempdir().unwrap();
+        let directory = store.path().join("recordings").join("session-3");
+        let terms = RecordingTerms { required: true, reserve: SpoolReserve::bytes(u64::MAX) };
+        match Recorder::start(test.app.clone(), directory.clone(), test_seal(), terms).await {
+            Err(RecordingError::SpoolFull { reserve, .. }) => assert_eq!(reserve, u64::MAX),
+            other => panic!("expected SpoolFull, got {other:?}"),
+        }
+        assert!(!directory.exists(), "nothing is created for a refused session");
+        let unrecorded = Recorder::unrecorded(directory, "the spool is full".to_owned());
+        assert_eq!(unrecorded.loss_cause(), "the spool is full");
+        assert_eq!(unrecorded.write(1, StreamKind::Output, b"x").await, Ok(()));
+        tokio::time::timeout(Duration::from_secs(1), unrecorded.failed()).await.expect("already stopped");
     }
 }

@@ -126,22 +126,33 @@ async fn supervise(
     let Established { session, live, expires_in } = established;
     let span = info_span!("session", session_id = %session.grant.session_id());
     async {
-        let expiry = async {
+        let mut expiry = pin!(async {
             match expires_in {
                 Some(left) => sleep(left).await,
                 None => pending().await,
             }
-        };
-        let (reason, client_gone) = tokio::select! {
-            outcome = &mut running => {
-                (if outcome.is_ok() { SessionEndReason::ClientClosed } else { SessionEndReason::Error }, true)
-            }
-            reason = live.ended() => (reason, false),
-            () = expiry => (SessionEndReason::GrantExpired, false),
-            () = session.recorder.failed() => (SessionEndReason::RecordingFailed, false),
-            () = session.ending() => (session.end_reason().unwrap_or(SessionEndReason::Error), false),
-            () = upstream_closed(&session) => (SessionEndReason::TargetClosed, false),
-            () = shutdown.cancelled() => (SessionEndReason::Shutdown, false),
+        });
+        // Until the recording stops; a session whose policy does not require it goes on unrecorded after that.
+        let mut recording = true;
+        let (reason, client_gone) = loop {
+            break tokio::select! {
+                outcome = &mut running => {
+                    (if outcome.is_ok() { SessionEndReason::ClientClosed } else { SessionEndReason::Error }, true)
+                }
+                reason = live.ended() => (reason, false),
+                () = &mut expiry => (SessionEndReason::GrantExpired, false),
+                () = session.recorder.failed(), if recording => {
+                    recording = false;
+                    if session.recorder.required() || !audit_recording_lost(&session, &live).await {
+                        (SessionEndReason::RecordingFailed, false)
+                    } else {
+                        continue;
+                    }
+                }
+                () = session.ending() => (session.end_reason().unwrap_or(SessionEndReason::Error), false),
+                () = upstream_closed(&session) => (SessionEndReason::TargetClosed, false),
+                () = shutdown.cancelled() => (SessionEndReason::Shutdown, false),
+            };
         };
         session.end(reason);
         if !session.wait_for_relays(RELAY_WIND_DOWN).await {
@@ -174,6 +185,20 @@ async fn supervise(
     }
     .instrument(span)
     .await;
+}
+
+/// Audits that the session goes on without its recording; false when that cannot be audited (the session must
+/// then end: nothing unrecorded happens without a record of it).
+async fn audit_recording_lost(session: &ActiveSession, live: &latch_app::LiveSession) -> bool {
+    let cause = session.recorder.loss_cause();
+    warn!(cause, "the session recording stopped; the policy lets the session go on unrecorded");
+    match session.app.record_session_recording_lost(live, cause).await {
+        Ok(()) => true,
+        Err(error) => {
+            warn!(%error, "cannot audit the loss of the recording; ending the session");
+            false
+        }
+    }
 }
 
 /// Resolves once the target connection has dropped.

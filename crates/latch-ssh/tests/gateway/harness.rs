@@ -48,6 +48,7 @@ impl Gateway {
             listen: SocketAddr::from(([127, 0, 0, 1], 0)),
             host_key: PrivateKey::from(Ed25519Keypair::from_seed(&[42; 32])),
             recordings_dir: recordings.path().join("store"),
+            recordings_reserve: latch_recording::SpoolReserve::megabytes(16),
             recording_key: recording_key(),
             limits,
         };
@@ -234,10 +235,19 @@ impl Gateway {
         self.test_app.app.list_audit(&self.admin().await, query).await.unwrap().records
     }
 
-    /// Waits until `count` sessions are live (bounded by 20 s).
+    /// Waits until `count` sessions are live and each one's start has committed (a session is registered as live
+    /// just before its row and `session.started` commit), bounded by 20 s.
     pub async fn wait_for_live_sessions(&self, count: usize) {
         let deadline = Instant::now() + Duration::from_secs(20);
-        while self.test_app.app.live_sessions().keys().len() != count {
+        loop {
+            let keys = self.test_app.app.live_sessions().keys();
+            if keys.len() == count {
+                let started = if count == 0 { Vec::new() } else { self.audit("session.started").await };
+                let committed = |id: String| started.iter().any(|record| record.details.contains(&id));
+                if keys.iter().all(|key| committed(key.session_id.to_string())) {
+                    return;
+                }
+            }
             assert!(Instant::now() < deadline, "expected {count} live sessions");
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
@@ -312,6 +322,7 @@ pub fn standing_rules() -> PolicyRules {
         forwarding: ForwardingRules::default(),
         consent_banner: None,
         recording_retention_days: None,
+        recording_required: true,
     }
 }
 

@@ -41,6 +41,7 @@ fn plain_rules(mode: AccessMode) -> PolicyRules {
         forwarding: ForwardingRules::default(),
         consent_banner: None,
         recording_retention_days: None,
+        recording_required: true,
     }
 }
 
@@ -96,6 +97,7 @@ pub async fn check_policies(store: Store) -> anyhow::Result<()> {
                 forwarding: ForwardingRules { local: true, remote: true, agent: true },
                 consent_banner: Some("Authorised use only.\nSessions are recorded.".to_owned()),
                 recording_retention_days: Some(36_500),
+                recording_required: true,
             },
         },
         1_000,
@@ -118,6 +120,7 @@ pub async fn check_policies(store: Store) -> anyhow::Result<()> {
                 record_input: false,
                 reveal_allowed: true,
                 forwarding: ForwardingRules { local: false, remote: true, agent: false },
+                recording_required: false,
                 ..plain_rules(AccessMode::Standing)
             },
         },
@@ -222,6 +225,7 @@ pub async fn check_policies(store: Store) -> anyhow::Result<()> {
             forwarding: ForwardingRules { local: false, remote: true, agent: false },
             consent_banner: None,
             recording_retention_days: None,
+            recording_required: true,
         },
     }
     .normalized()?;

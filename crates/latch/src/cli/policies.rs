@@ -133,6 +133,14 @@ fn print_policy(policy: &PolicyView) -> std::io::Result<()> {
             "recording retention",
             policy.recording_retention_days.map_or_else(|| "forever".to_owned(), |days| format!("{days} days")),
         ),
+        (
+            "recording",
+            if policy.recording_required {
+                "required (sessions end when it cannot be written)".to_owned()
+            } else {
+                "best effort (sessions go on unrecorded, audited)".to_owned()
+            },
+        ),
         ("created", policy.created_at.clone()),
         ("updated", policy.updated_at.clone()),
     ])

@@ -123,6 +123,8 @@ pub struct SshSection {
 pub struct RecordingsSection {
     pub dir: Option<PathBuf>,
     pub signing_key: Option<PathBuf>,
+    /// The free space (MiB) the recordings directory keeps; 0 turns the check off.
+    pub min_free_mb: Option<u64>,
     pub storage: Option<super::storage::StorageSection>,
 }
 

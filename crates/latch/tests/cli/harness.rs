@@ -51,6 +51,9 @@ pub struct Server {
     http_port: u16,
     ssh_port: u16,
     child: Option<Child>,
+    /// A command (with its arguments) that `latch serve` is started by: it ends by running the rest of its
+    /// command line. Empty: `latch serve` is started directly.
+    launcher: Vec<String>,
     /// The first admin's one-time password, printed once on first start.
     pub admin_one_time_password: String,
 }
@@ -64,6 +67,12 @@ impl Server {
 
     /// Like [`start`](Self::start), with `toml` as the config file (`--config`).
     pub fn start_with_config(toml: &str) -> Server {
+        Server::start_launched(toml, &[])
+    }
+
+    /// Like [`start_with_config`](Self::start_with_config), with `latch serve` started by `launcher` (such as
+    /// `unshare` with a private mount), which must end by running the rest of its command line in its process.
+    pub fn start_launched(toml: &str, launcher: &[String]) -> Server {
         for _attempt in 0..3 {
             let (http_port, ssh_port) = free_ports();
             let mut server = Server {
@@ -72,6 +81,7 @@ impl Server {
                 http_port,
                 ssh_port,
                 child: None,
+                launcher: launcher.to_vec(),
                 admin_one_time_password: String::new(),
             };
             std::fs::write(server.dir.path().join("latch.toml"), toml).unwrap();
@@ -87,6 +97,11 @@ impl Server {
     /// The port of the SSH gateway on 127.0.0.1.
     pub fn ssh_port(&self) -> u16 {
         self.ssh_port
+    }
+
+    /// The process id of the running server (its launcher's, which became it).
+    pub fn pid(&self) -> u32 {
+        self.child.as_ref().unwrap().id()
     }
 
     pub fn data_dir(&self) -> PathBuf {
@@ -113,7 +128,14 @@ impl Server {
 
     fn spawn(&mut self) {
         let append = |path: PathBuf| OpenOptions::new().create(true).append(true).open(path).unwrap();
-        let mut command = Command::new(LATCH);
+        let mut command = match self.launcher.split_first() {
+            Some((program, arguments)) => {
+                let mut command = Command::new(program);
+                command.args(arguments).arg(LATCH);
+                command
+            }
+            None => Command::new(LATCH),
+        };
         isolated(&mut command)
             .args(["serve", "--data-dir"])
             .arg(self.data_dir())
