@@ -8,7 +8,11 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 /// (file under node_modules, name the pages use).
-const LIBRARIES: [(&str, &str); 1] = [("htmx.org/dist/htmx.min.js", "htmx.min.js")];
+const LIBRARIES: [(&str, &str); 3] = [
+    ("htmx.org/dist/htmx.min.js", "htmx.min.js"),
+    ("asciinema-player/dist/bundle/asciinema-player.min.js", "asciinema-player.min.js"),
+    ("asciinema-player/dist/bundle/asciinema-player.css", "asciinema-player.css"),
+];
 
 fn main() -> Result<(), Box<dyn Error>> {
     let manifest_dir = PathBuf::from(env::var("CARGO_MANIFEST_DIR")?);

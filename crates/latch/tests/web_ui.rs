@@ -14,7 +14,8 @@ mod harness;
 use browser::Browser;
 use harness::{ADMIN_PASSWORD, Cli, Server};
 use latch_testkit::browser::fantoccini::key::Key;
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::process::{Command, Stdio};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 const PASSWORD: &str = "web-tests-pass-12345";
 
@@ -228,6 +229,152 @@ async fn sign_in_request_and_approve_in_the_browser() {
 
     alice.close().await;
     bob.close().await;
+}
+
+/// db01 is the throwaway sshd, with its account, and alice has standing access with an SSH key: her key's path.
+fn gateway_target(server: &Server, admin: &Cli, sshd: &latch_testkit::sshd::TestSshd) -> std::path::PathBuf {
+    let dir = server.data_dir().parent().unwrap().to_owned();
+    let key = dir.join("alice_ed25519");
+    let made = Command::new("ssh-keygen").args(["-q", "-t", "ed25519", "-N", "", "-f"]).arg(&key).output().unwrap();
+    assert!(made.status.success(), "{made:?}");
+    admin.run(&["ssh-keys", "add", key.with_extension("pub").to_str().unwrap(), "--user", "alice"]).success();
+    let port = sshd.port().to_string();
+    admin.run(&["targets", "add", "db01", "--address", "127.0.0.1", "--port", &port]).success();
+    admin.run(&["targets", "fetch-host-key", "db01", "--yes"]).success();
+    let secret = format!("{}\n", sshd.user().password);
+    admin.run_with_stdin(&["accounts", "add", "db01", &sshd.user().name, "--secret-stdin"], &secret).success();
+    let policy = serde_json::json!({ "name": "db", "users": ["alice"], "targets": [{"name": "db01"}],
+        "mode": "standing", "max_duration_minutes": 60, "record_input": true });
+    let file = dir.join("gateway-policy.json");
+    std::fs::write(&file, policy.to_string()).unwrap();
+    admin.run(&["policies", "create", "--file", file.to_str().unwrap()]).success();
+    key
+}
+
+/// Alice's real `ssh` through the gateway to db01 with a terminal (`-tt`), running `command`.
+fn alice_ssh(server: &Server, key: &std::path::Path, command: &str) -> Command {
+    let mut ssh = Command::new("ssh");
+    ssh.args(["-F", "/dev/null", "-tt", "-o", "BatchMode=yes", "-o", "StrictHostKeyChecking=no"])
+        .args(["-o", "UserKnownHostsFile=/dev/null", "-o", "IdentitiesOnly=yes", "-o", "LogLevel=ERROR"])
+        .arg("-i")
+        .arg(key)
+        .args(["-p", &server.ssh_port().to_string(), "alice@db01@127.0.0.1", command])
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    ssh
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn auditors_find_replay_and_terminate_sessions_and_see_the_dashboard() {
+    harness_crypto();
+    let Some(driver) = latch_testkit::browser::start_or_skip().unwrap() else { return };
+    let Some(sshd) = latch_testkit::sshd::start_or_skip(&[]).unwrap() else { return };
+    let server = Server::start();
+    let admin = server.admin();
+    create_user(&admin, "alice", &["user"]);
+    create_user(&admin, "carol", &["auditor"]);
+    let key = gateway_target(&server, &admin, &sshd);
+
+    // A recorded session: a command in a terminal.
+    let output = alice_ssh(&server, &key, "echo replay-$((6*7)); sleep 1; echo second-line").output().unwrap();
+    let printed = String::from_utf8_lossy(&output.stdout);
+    assert!(printed.contains("replay-42") && printed.contains("second-line"), "{output:?}");
+    let sessions = admin.run(&["sessions", "--json"]).success().json();
+    let first = sessions["sessions"][0]["id"].as_str().unwrap().to_owned();
+
+    // Carol, an auditor, finds it in the list, filtered by user and protocol.
+    let carol = Browser::open(&driver, &server.url, server.data_dir().parent().unwrap()).await;
+    carol.sign_in("carol", PASSWORD, None).await;
+    carol.goto("/sessions?user=alice&protocol=ssh").await;
+    let row = carol.text(&format!(r#"[data-session="{first}"]"#)).await;
+    assert!(row.contains("alice") && row.contains("db01") && row.contains("closed"), "{row}");
+    carol.screenshot("sessions").await;
+    carol.goto("/sessions?user=nobody").await;
+    carol.find("#no-sessions").await;
+    carol.goto("/sessions?from=not-a-date").await;
+    assert!(carol.text(".alert.error").await.contains("from"));
+
+    // The session page replays its recording, with its events beside it; an event seeks the player.
+    carol.goto("/sessions").await;
+    carol.click(&format!(r#"[data-session="{first}"] a"#)).await;
+    carol.wait_for_path(&format!("/sessions/{first}")).await;
+    carol.find(r#".cast-player[data-ready="true"] .ap-player"#).await;
+    let events = carol.text("#events").await;
+    assert!(events.contains("echo replay-$((6*7))"), "{events}");
+    carol.click("#events button.event").await;
+    carol.find(".cast-player[data-position]").await;
+    carol.screenshot("session-replay").await;
+    let files = carol.text("#recording-files").await;
+    assert!(files.contains("events.jsonl") && files.contains(".cast"), "{files}");
+    // Every read of the recording is audited.
+    let reads = admin.run(&["audit", "list", "--kind", "recording.read", "--json"]).success().json();
+    let read_by_carol = reads["records"].as_array().unwrap().iter().any(|record| record["actor_name"] == "carol");
+    assert!(read_by_carol, "{reads}");
+
+    // A live session is terminated from its page: alice's ssh ends.
+    let mut live = alice_ssh(&server, &key, "echo live-now; sleep 120").spawn().unwrap();
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    let second = loop {
+        let sessions = admin.run(&["sessions", "--json", "--live"]).success().json();
+        if let Some(id) = sessions["sessions"][0]["id"].as_str() {
+            break id.to_owned();
+        }
+        assert!(std::time::Instant::now() < deadline, "no live session: {sessions}");
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    carol.goto("/sessions?status=live").await;
+    assert!(carol.text(&format!(r#"[data-session="{second}"]"#)).await.contains("live"));
+    carol.goto(&format!("/sessions/{second}")).await;
+    carol.find("#recording-note").await;
+    carol.screenshot("session-live").await;
+    carol.click("#terminate").await;
+    carol.find("#terminated").await;
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while carol.text("#session-status").await != "terminated" {
+        assert!(std::time::Instant::now() < deadline, "the session page does not say terminated");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        carol.goto(&format!("/sessions/{second}")).await;
+    }
+    let ended = tokio::time::timeout(Duration::from_secs(10), async {
+        loop {
+            if let Some(status) = live.try_wait().unwrap() {
+                return status;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    })
+    .await
+    .expect("alice's ssh ended when the session was terminated");
+    assert!(!ended.success());
+
+    // The dashboard counts both sessions.
+    carol.goto("/dashboard?days=7").await;
+    assert_eq!(carol.text("#stat-live .number").await, "0");
+    let chart = carol.text("#sessions-chart h2").await;
+    assert!(chart.contains("2 in all"), "{chart}");
+    assert!(carol.text("#top-targets").await.contains("db01"));
+    assert!(carol.text("#top-users").await.contains("alice"));
+    carol.screenshot("dashboard").await;
+
+    // Alice sees her own sessions, not the dashboard, and cannot read recordings.
+    let alice = Browser::open(&driver, &server.url, server.data_dir().parent().unwrap()).await;
+    alice.sign_in("alice", PASSWORD, None).await;
+    alice.goto("/sessions").await;
+    alice.find(&format!(r#"[data-session="{first}"]"#)).await;
+    alice.wait_until_gone(r#"a[href="/dashboard"]"#).await;
+    alice.goto("/dashboard").await;
+    assert!(alice.text("main h1").await.contains("Not allowed"));
+    alice.goto(&format!("/sessions/{first}")).await;
+    assert!(alice.text("#recording-note").await.contains("recordings:read"));
+    let status = alice.client.execute(
+        "return fetch(arguments[0]).then(function (r) { return r.status; });",
+        vec![serde_json::json!(format!("/sessions/{first}/files/events.jsonl"))],
+    );
+    assert_eq!(status.await.unwrap(), serde_json::json!(403));
+
+    carol.close().await;
+    alice.close().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

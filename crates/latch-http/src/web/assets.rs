@@ -13,7 +13,7 @@ struct Asset {
     bytes: &'static [u8],
 }
 
-const ASSETS: [Asset; 3] = [
+const ASSETS: [Asset; 5] = [
     Asset {
         name: "latch.css",
         content_type: "text/css; charset=utf-8",
@@ -28,6 +28,16 @@ const ASSETS: [Asset; 3] = [
         name: "htmx.min.js",
         content_type: "text/javascript; charset=utf-8",
         bytes: include_bytes!(concat!(env!("OUT_DIR"), "/htmx.min.js")),
+    },
+    Asset {
+        name: "asciinema-player.min.js",
+        content_type: "text/javascript; charset=utf-8",
+        bytes: include_bytes!(concat!(env!("OUT_DIR"), "/asciinema-player.min.js")),
+    },
+    Asset {
+        name: "asciinema-player.css",
+        content_type: "text/css; charset=utf-8",
+        bytes: include_bytes!(concat!(env!("OUT_DIR"), "/asciinema-player.css")),
     },
 ];
 

@@ -8,9 +8,11 @@ mod access;
 mod assets;
 mod auth;
 mod csrf;
+mod dashboard;
 mod format;
 mod pages;
 mod session;
+mod sessions;
 
 pub use session::PendingLogins;
 
@@ -42,6 +44,11 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("post", "/requests/{id}/cancel"),
     ("get", "/approvals"),
     ("post", "/approvals/{id}"),
+    ("get", "/sessions"),
+    ("get", "/sessions/{id}"),
+    ("post", "/sessions/{id}/terminate"),
+    ("get", "/sessions/{id}/files/{file}"),
+    ("get", "/dashboard"),
     ("get", "/assets/{version}/{name}"),
 ];
 
@@ -93,10 +100,21 @@ pub(crate) fn router() -> Router<HttpState> {
         .route("/requests/{id}/cancel", post(access::cancel_request))
         .route("/approvals", get(access::approvals))
         .route("/approvals/{id}", post(access::decide))
+        .route("/sessions", get(sessions::list))
+        .route("/sessions/{id}", get(sessions::show))
+        .route("/sessions/{id}/terminate", post(sessions::terminate))
+        .route("/sessions/{id}/files/{file}", get(sessions::file))
+        .route("/dashboard", get(dashboard::show))
         .route("/assets/{version}/{name}", get(assets::serve))
         .layer(axum::middleware::from_fn(csrf::protect));
+    // A page may carry a stricter or wider policy of its own (the replay page allows WebAssembly for its player).
     for (name, value) in headers {
-        router = router.layer(SetResponseHeaderLayer::overriding(name, HeaderValue::from_static(value)));
+        let value = HeaderValue::from_static(value);
+        router = if name == header::CONTENT_SECURITY_POLICY {
+            router.layer(SetResponseHeaderLayer::if_not_present(name, value))
+        } else {
+            router.layer(SetResponseHeaderLayer::overriding(name, value))
+        };
     }
     router
 }

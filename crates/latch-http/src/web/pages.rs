@@ -17,6 +17,8 @@ pub(crate) enum Section {
     Request,
     MyRequests,
     Approvals,
+    Sessions,
+    Dashboard,
     Account,
     None,
 }
@@ -32,6 +34,8 @@ pub(crate) struct Layout {
     pub(crate) navigation: bool,
     pub(crate) approver: bool,
     pub(crate) requester: bool,
+    /// Holds `sessions:read`: sees everyone's sessions and the dashboard.
+    pub(crate) auditor: bool,
     pub(crate) csrf: String,
     pub(crate) css: String,
     pub(crate) htmx: String,
@@ -46,6 +50,7 @@ impl Layout {
             username: Some(user.username.clone()),
             approver: user.principal.has(Permission::RequestsApprove),
             requester: user.principal.has(Permission::RequestsWrite),
+            auditor: user.principal.has(Permission::SessionsRead),
             csrf: user.csrf.clone(),
             ..Layout::anonymous(title)
         }
@@ -61,6 +66,7 @@ impl Layout {
             navigation: false,
             approver: false,
             requester: false,
+            auditor: false,
             csrf: String::new(),
             css: assets::url("latch.css"),
             htmx: assets::url("htmx.min.js"),
@@ -79,6 +85,8 @@ impl Layout {
             Section::Request => "request",
             Section::MyRequests => "requests",
             Section::Approvals => "approvals",
+            Section::Sessions => "sessions",
+            Section::Dashboard => "dashboard",
             Section::Account => "account",
             Section::None => "",
         };

@@ -65,9 +65,69 @@
     });
   }
 
+  // Replays: every [data-cast] element gets an asciinema-player for the recording its URL serves (read once,
+  // with the session's cookie). The recording's header says when its channel started, so an event of the session
+  // (a [data-seek-ms] button, the event's time in milliseconds) seeks the player of its channel to its moment.
+  var players = {};
+
+  function startPlayers() {
+    var elements = document.querySelectorAll("[data-cast]");
+    if (elements.length === 0 || !window.AsciinemaPlayer) {
+      return;
+    }
+    elements.forEach(function (element) {
+      fetch(element.getAttribute("data-cast"), { credentials: "same-origin" })
+        .then(function (response) {
+          if (!response.ok) {
+            throw new Error("the server answered " + response.status);
+          }
+          return response.text();
+        })
+        .then(function (text) {
+          var header = JSON.parse(text.slice(0, text.indexOf("\n")));
+          var player = window.AsciinemaPlayer.create({ data: text }, element, { fit: "width", preload: true });
+          players[element.getAttribute("data-channel")] = { player: player, element: element, startMs: (header.timestamp || 0) * 1000 };
+          element.setAttribute("data-ready", "true");
+        })
+        .catch(function (error) {
+          element.textContent = "This recording cannot be replayed: " + error.message;
+          element.setAttribute("data-ready", "error");
+        });
+    });
+  }
+
+  function playerFor(channel) {
+    if (players[channel]) {
+      return players[channel];
+    }
+    var keys = Object.keys(players);
+    return keys.length > 0 ? players[keys[0]] : null;
+  }
+
+  document.addEventListener("click", function (event) {
+    var button = event.target.closest ? event.target.closest("button[data-seek-ms]") : null;
+    if (!button) {
+      return;
+    }
+    var entry = playerFor(button.getAttribute("data-channel"));
+    if (!entry) {
+      return;
+    }
+    var seconds = Math.max(0, (Number(button.getAttribute("data-seek-ms")) - entry.startMs) / 1000);
+    document.querySelectorAll("button[data-seek-ms][aria-current]").forEach(function (other) {
+      other.removeAttribute("aria-current");
+    });
+    button.setAttribute("aria-current", "true");
+    Promise.resolve(entry.player.seek(seconds)).then(function () {
+      entry.element.setAttribute("data-position", seconds.toFixed(1));
+      entry.element.scrollIntoView({ block: "nearest" });
+    });
+  });
+
   document.addEventListener("DOMContentLoaded", function () {
     updateCountdowns();
     localTooltips(document);
+    startPlayers();
     window.setInterval(updateCountdowns, 1000);
   });
   document.addEventListener("htmx:afterSettle", function (event) {
