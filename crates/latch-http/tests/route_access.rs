@@ -476,6 +476,7 @@ const WEB_TABLE: &[(&str, &str, Page)] = &[
     ("post", "/approvals/{id}", Page::SignedIn),
     ("get", "/sessions", Page::SignedIn),
     ("get", "/sessions/{id}", Page::SignedIn),
+    ("get", "/sessions/{id}/live", Page::SignedIn),
     ("post", "/sessions/{id}/terminate", Page::SignedIn),
     ("get", "/sessions/{id}/files/{file}", Page::SignedIn),
     ("get", "/dashboard", Page::SignedIn),

@@ -312,8 +312,9 @@ async fn auditors_find_replay_and_terminate_sessions_and_see_the_dashboard() {
     let read_by_carol = reads["records"].as_array().unwrap().iter().any(|record| record["actor_name"] == "carol");
     assert!(read_by_carol, "{reads}");
 
-    // A live session is terminated from its page: alice's ssh ends.
-    let mut live = alice_ssh(&server, &key, "echo live-now; sleep 120").spawn().unwrap();
+    // A live session: carol watches it as it happens, then terminates it from its page, and alice's ssh ends.
+    let ticking = "for i in $(seq 1 120); do echo tick-$i; sleep 0.5; done";
+    let mut live = alice_ssh(&server, &key, ticking).spawn().unwrap();
     let deadline = std::time::Instant::now() + Duration::from_secs(20);
     let second = loop {
         let sessions = admin.run(&["sessions", "--json", "--live"]).success().json();
@@ -327,6 +328,34 @@ async fn auditors_find_replay_and_terminate_sessions_and_see_the_dashboard() {
     assert!(carol.text(&format!(r#"[data-session="{second}"]"#)).await.contains("live"));
     carol.goto(&format!("/sessions/{second}")).await;
     carol.find("#recording-note").await;
+    carol.find(r#".live-player[data-ready="true"] .ap-player"#).await;
+    // The page's live stream carries what the terminal prints now (read here from the page, with its session).
+    let read_live = r#"
+        const [url, done] = arguments;
+        fetch(url).then(function (response) {
+            const reader = response.body.getReader();
+            const decoder = new TextDecoder();
+            let text = "";
+            function pump() {
+                return reader.read().then(function (chunk) {
+                    if (chunk.done) { return done(text); }
+                    text += decoder.decode(chunk.value);
+                    if (text.includes("tick-")) { reader.cancel(); return done(text); }
+                    return pump();
+                });
+            }
+            return pump();
+        }, function (error) { done("failed: " + error); });
+    "#;
+    let url = serde_json::json!(format!("/sessions/{second}/live"));
+    let stream = carol.client.execute_async(read_live, vec![url.clone()]).await.unwrap();
+    let stream = stream.as_str().unwrap_or_default().to_owned();
+    let header = stream.lines().next().unwrap_or_default();
+    assert!(header.starts_with("data: {") && header.contains(r#""version":2"#), "{stream}");
+    assert!(stream.contains(r#""o","tick-"#), "{stream}");
+    let watched = admin.run(&["audit", "list", "--kind", "session.watched", "--json"]).success().json();
+    let by_carol = watched["records"].as_array().unwrap().iter().filter(|r| r["actor_name"] == "carol").count();
+    assert!(by_carol >= 2, "the player's watch and this one are audited: {watched}");
     carol.screenshot("session-live").await;
     carol.click("#terminate").await;
     carol.find("#terminated").await;
@@ -372,6 +401,11 @@ async fn auditors_find_replay_and_terminate_sessions_and_see_the_dashboard() {
         vec![serde_json::json!(format!("/sessions/{first}/files/events.jsonl"))],
     );
     assert_eq!(status.await.unwrap(), serde_json::json!(403));
+    let status = alice.client.execute(
+        "return fetch(arguments[0]).then(function (r) { return r.status; });",
+        vec![serde_json::json!(format!("/sessions/{first}/live"))],
+    );
+    assert_eq!(status.await.unwrap(), serde_json::json!(403), "only auditors watch");
 
     carol.close().await;
     alice.close().await;

@@ -14,7 +14,7 @@ mod oauth;
 mod openapi;
 mod policies;
 mod recordings;
-mod sessions;
+pub(crate) mod sessions;
 mod ssh_keys;
 mod sys;
 mod users;

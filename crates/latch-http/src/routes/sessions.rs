@@ -143,9 +143,9 @@ pub(crate) async fn watch(
     Ok((headers, Body::from_stream(lines)).into_response())
 }
 
-/// A session watch as asciicast v2 lines, each ending in a newline.
+/// A session watch as asciicast v2 lines, each ending in a newline (also the web UI's live view).
 #[derive(Debug)]
-struct AsciicastStream {
+pub(crate) struct AsciicastStream {
     watch: SessionWatch,
     header_sent: bool,
     /// Characters split across events, held back per channel and direction (input or output).
@@ -153,12 +153,12 @@ struct AsciicastStream {
 }
 
 impl AsciicastStream {
-    fn new(watch: SessionWatch) -> AsciicastStream {
+    pub(crate) fn new(watch: SessionWatch) -> AsciicastStream {
         AsciicastStream { watch, header_sent: false, decoders: HashMap::new() }
     }
 
     /// The next line; `None` once the session has ended.
-    async fn next_line(&mut self) -> Option<String> {
+    pub(crate) async fn next_line(&mut self) -> Option<String> {
         if !self.header_sent {
             self.header_sent = true;
             return Some(self.header());

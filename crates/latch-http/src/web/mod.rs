@@ -46,6 +46,7 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("post", "/approvals/{id}"),
     ("get", "/sessions"),
     ("get", "/sessions/{id}"),
+    ("get", "/sessions/{id}/live"),
     ("post", "/sessions/{id}/terminate"),
     ("get", "/sessions/{id}/files/{file}"),
     ("get", "/dashboard"),
@@ -102,6 +103,7 @@ pub(crate) fn router() -> Router<HttpState> {
         .route("/approvals/{id}", post(access::decide))
         .route("/sessions", get(sessions::list))
         .route("/sessions/{id}", get(sessions::show))
+        .route("/sessions/{id}/live", get(sessions::live))
         .route("/sessions/{id}/terminate", post(sessions::terminate))
         .route("/sessions/{id}/files/{file}", get(sessions::file))
         .route("/dashboard", get(dashboard::show))

@@ -7,9 +7,10 @@ use super::pages::{Layout, PageError, Section, form_message, render};
 use super::session::WebUser;
 use super::{assets, format};
 use crate::HttpState;
+use crate::routes::sessions::AsciicastStream;
 use askama::Template;
 use axum::extract::{Path, Query, State};
-use axum::http::{HeaderValue, StatusCode, header};
+use axum::http::{HeaderName, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
 use latch_app::{AppError, MAX_REPORT_PAGE, SessionQuery};
 use latch_domain::gateway_session::GatewaySession;
@@ -226,6 +227,8 @@ struct SessionPage {
     bytes: String,
     can_terminate: bool,
     can_replay: bool,
+    /// Live, and the user may watch it.
+    can_watch: bool,
     recording_note: Option<String>,
     files: Vec<FileRow>,
     events: Vec<EventRow>,
@@ -297,6 +300,7 @@ pub(crate) async fn show(
             human_bytes(session.bytes_from_target)
         ),
         can_terminate: row.live && user.principal.has(Permission::SessionsTerminate),
+        can_watch: row.live && user.principal.has(Permission::SessionsRead),
         can_replay,
         recording_note,
         files,
@@ -339,6 +343,32 @@ fn human_bytes(bytes: i64) -> String {
         unit += 1;
     }
     format!("{value:.1} {}", UNITS[unit])
+}
+
+/// `GET /sessions/{id}/live`: a live session's terminals as they happen, for the player on the session page, as
+/// server-sent events: the asciicast v2 header, then one event per line, then `done` when the session ends.
+/// Needs `sessions:read`; the watch is audited before anything is sent.
+pub(crate) async fn live(
+    State(state): State<HttpState>,
+    user: WebUser,
+    Path(id): Path<String>,
+) -> Result<Response, PageError> {
+    let watch = state.app.watch_session(&user.principal, &id, &user.ctx).await?;
+    let cast = AsciicastStream::new(watch);
+    let events = futures_util::stream::unfold(Some(cast), |cast| async move {
+        let mut cast = cast?;
+        let event = match cast.next_line().await {
+            Some(line) => (format!("data: {}\n\n", line.trim_end()), Some(cast)),
+            None => ("event: done\ndata: ended\n\n".to_owned(), None),
+        };
+        Some((Ok::<_, std::convert::Infallible>(event.0), event.1))
+    });
+    let headers = [
+        (header::CONTENT_TYPE, "text/event-stream"),
+        (header::CACHE_CONTROL, "no-store"),
+        (HeaderName::from_static("x-accel-buffering"), "no"),
+    ];
+    Ok((headers, axum::body::Body::from_stream(events)).into_response())
 }
 
 /// `POST /sessions/{id}/terminate`: ends a live session now (`sessions:terminate`), then shows it.

@@ -96,6 +96,18 @@
     });
   }
 
+  // A live session: [data-live] names the server-sent events of its terminals (asciicast v2 lines).
+  function startLivePlayers() {
+    if (!window.AsciinemaPlayer) {
+      return;
+    }
+    document.querySelectorAll("[data-live]").forEach(function (element) {
+      var source = { driver: "eventsource", url: element.getAttribute("data-live"), bufferTime: 0 };
+      window.AsciinemaPlayer.create(source, element, { autoPlay: true, fit: "width" });
+      element.setAttribute("data-ready", "true");
+    });
+  }
+
   function playerFor(channel) {
     if (players[channel]) {
       return players[channel];
@@ -128,6 +140,7 @@
     updateCountdowns();
     localTooltips(document);
     startPlayers();
+    startLivePlayers();
     window.setInterval(updateCountdowns, 1000);
   });
   document.addEventListener("htmx:afterSettle", function (event) {
