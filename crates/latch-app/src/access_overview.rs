@@ -35,6 +35,8 @@ pub struct ReachableAccount {
     pub requestable: bool,
     /// Access valid now: standing (`None`) or a grant until its end (`Some`).
     pub active: Option<ActiveAccess>,
+    /// Access is valid now under a policy that lets the person check the secret out and see it.
+    pub revealable: bool,
 }
 
 /// Access that is valid now.
@@ -85,7 +87,9 @@ impl App {
                 if covering.is_empty() {
                     continue;
                 }
-                let active = match access_to(&mut conn, &policies, who, &target, &account, now).await? {
+                let access = access_to(&mut conn, &policies, who, &target, &account, now).await?;
+                let revealable = access.as_ref().is_some_and(|(policy, _)| policy.spec.rules.reveal_allowed);
+                let active = match access {
                     Some((_, Some(grant))) => Some(ActiveAccess::GrantUntil(grant.ends_at)),
                     Some((_, None)) => Some(ActiveAccess::Standing),
                     None => None,
@@ -94,6 +98,7 @@ impl App {
                     policies: covering.iter().map(|p| p.spec.name.to_string()).collect(),
                     requestable: covering.iter().any(|p| !p.is_standing()),
                     active,
+                    revealable,
                     account,
                 });
             }

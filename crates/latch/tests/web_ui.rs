@@ -62,7 +62,7 @@ fn inventory_and_policy(server: &Server, admin: &Cli) {
     admin.run_with_stdin(&["accounts", "add", "logs01", "reader", "--secret-stdin"], "target-secret-3\n").success();
     let standing = serde_json::json!({
         "name": "logs-read", "users": ["alice"], "targets": [{"name": "logs01"}], "mode": "standing",
-        "max_duration_minutes": 480
+        "max_duration_minutes": 480, "reveal_allowed": true
     });
     std::fs::write(&path, serde_json::to_string(&standing).unwrap()).unwrap();
     admin.run(&["policies", "create", "--file", path.to_str().unwrap()]).success();
@@ -118,6 +118,30 @@ async fn sign_in_request_and_approve_in_the_browser() {
     alice.find(r#"[data-target="web01"]"#).await;
     let address = alice.client.current_url().await.unwrap();
     assert!(address.query().is_some_and(|q| q.contains("q=10.0.0.6")), "{address}");
+    alice.goto("/").await;
+
+    // Check out the standing account's password: seen once, then checked in.
+    alice.click(r#"[data-target="logs01"] [data-account="reader"] a.checkout"#).await;
+    alice.wait_for_path("/checkouts/new").await;
+    alice.fill("#reason", "read the rotated logs by hand").await;
+    alice.screenshot("checkout").await;
+    alice.click("#submit-checkout").await;
+    alice.wait_for_path("/checkouts").await;
+    let row = alice.text("#checkouts tbody tr").await;
+    assert!(row.contains("logs01") && row.contains("reader") && row.contains("open"), "{row}");
+    alice.click("#checkouts tbody tr button.reveal").await;
+    let secret = alice.find(".secret-value").await.prop("value").await.unwrap();
+    assert_eq!(secret.as_deref(), Some("target-secret-3"));
+    alice.screenshot("checkout-revealed").await;
+    alice.goto("/checkouts").await;
+    assert!(!alice.client.source().await.unwrap().contains("target-secret-3"), "the secret is shown once");
+    alice.wait_until_gone("#checkouts button.reveal").await;
+    assert!(alice.text("#checkouts tbody tr").await.contains("revealed"));
+    alice.click("#checkouts tbody tr button.check-in").await;
+    alice.wait_until_gone("#checkouts button.check-in").await;
+    assert!(alice.text("#checkouts tbody tr").await.contains("checked in"));
+    let revealed = admin.run(&["audit", "list", "--kind", "credential.revealed", "--json"]).success().json();
+    assert_eq!(revealed["records"].as_array().map(Vec::len), Some(1), "{revealed}");
     alice.goto("/").await;
 
     // Request access to root on db01.

@@ -50,6 +50,8 @@ struct AccountRow {
     grant_until: Option<String>,
     grant_until_text: String,
     request_link: String,
+    /// The check-out form's address, when the account's secret may be checked out now.
+    checkout_link: Option<String>,
 }
 
 #[derive(Debug)]
@@ -146,8 +148,10 @@ fn target_row(reachable: latch_app::ReachableTarget) -> TargetRow {
                     Some(ActiveAccess::GrantUntil(until)) => Some(until),
                     _ => None,
                 };
+                let query = format!("target={}&account={}", encode(&name), encode(&username));
                 AccountRow {
-                    request_link: format!("/requests/new?target={}&account={}", encode(&name), encode(&username)),
+                    request_link: format!("/requests/new?{query}"),
+                    checkout_link: a.revealable.then(|| format!("/checkouts/new?{query}")),
                     policies: a.policies.join(", "),
                     requestable: a.requestable,
                     standing: a.active == Some(ActiveAccess::Standing),
@@ -162,7 +166,7 @@ fn target_row(reachable: latch_app::ReachableTarget) -> TargetRow {
 }
 
 /// Percent-encodes a query value (names are restricted, but never trust that in a URL).
-fn encode(value: &str) -> String {
+pub(crate) fn encode(value: &str) -> String {
     value
         .bytes()
         .map(|b| match b {

@@ -7,6 +7,7 @@
 mod access;
 mod assets;
 mod auth;
+mod checkouts;
 mod csrf;
 mod dashboard;
 mod format;
@@ -44,6 +45,11 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("post", "/requests/{id}/cancel"),
     ("get", "/approvals"),
     ("post", "/approvals/{id}"),
+    ("get", "/checkouts/new"),
+    ("get", "/checkouts"),
+    ("post", "/checkouts"),
+    ("post", "/checkouts/{id}/reveal"),
+    ("post", "/checkouts/{id}/checkin"),
     ("get", "/sessions"),
     ("get", "/sessions/{id}"),
     ("get", "/sessions/{id}/live"),
@@ -101,6 +107,10 @@ pub(crate) fn router() -> Router<HttpState> {
         .route("/requests/{id}/cancel", post(access::cancel_request))
         .route("/approvals", get(access::approvals))
         .route("/approvals/{id}", post(access::decide))
+        .route("/checkouts/new", get(checkouts::new_checkout))
+        .route("/checkouts", get(checkouts::list).post(checkouts::create))
+        .route("/checkouts/{id}/reveal", post(checkouts::reveal))
+        .route("/checkouts/{id}/checkin", post(checkouts::check_in))
         .route("/sessions", get(sessions::list))
         .route("/sessions/{id}", get(sessions::show))
         .route("/sessions/{id}/live", get(sessions::live))

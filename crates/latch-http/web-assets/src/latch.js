@@ -65,6 +65,29 @@
     });
   }
 
+  // Copy buttons: [data-copy] names the field whose value goes to the clipboard.
+  document.addEventListener("click", function (event) {
+    var button = event.target.closest ? event.target.closest("button[data-copy]") : null;
+    if (!button) {
+      return;
+    }
+    var field = document.querySelector(button.getAttribute("data-copy"));
+    if (!field) {
+      return;
+    }
+    var done = function () {
+      button.textContent = "Copied";
+      window.setTimeout(function () { button.textContent = "Copy"; }, 2000);
+    };
+    if (navigator.clipboard && window.isSecureContext) {
+      navigator.clipboard.writeText(field.value).then(done, function () { field.select(); });
+    } else {
+      field.select();
+      document.execCommand("copy");
+      done();
+    }
+  });
+
   // Replays: every [data-cast] element gets an asciinema-player for the recording its URL serves (read once,
   // with the session's cookie). The recording's header says when its channel started, so an event of the session
   // (a [data-seek-ms] button, the event's time in milliseconds) seeks the player of its channel to its moment.
