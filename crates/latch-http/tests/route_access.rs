@@ -485,6 +485,8 @@ const WEB_TABLE: &[(&str, &str, Page)] = &[
     ("post", "/sessions/{id}/terminate", Page::SignedIn),
     ("get", "/sessions/{id}/files/{file}", Page::SignedIn),
     ("get", "/dashboard", Page::SignedIn),
+    ("get", "/audit", Page::SignedIn),
+    ("get", "/audit/export.csv", Page::SignedIn),
     ("get", "/assets/{version}/{name}", Page::Open),
 ];
 

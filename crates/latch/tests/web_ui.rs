@@ -410,6 +410,25 @@ async fn auditors_find_replay_and_terminate_sessions_and_see_the_dashboard() {
     assert!(carol.text("#top-users").await.contains("alice"));
     carol.screenshot("dashboard").await;
 
+    // The audit log: filtered by kind, and exported as CSV (the export itself audited).
+    carol.goto("/audit?kind=session.").await;
+    let records = carol.text("#audit tbody").await;
+    assert!(records.contains("session.started") && records.contains("session.terminated"), "{records}");
+    assert!(!records.contains("recording.read"), "the kind prefix filters");
+    carol.screenshot("audit-log").await;
+    let export = carol.find("#export").await.attr("href").await.unwrap().unwrap();
+    assert_eq!(export, "/audit/export.csv?kind=session.");
+    let fetch_text = "return fetch(arguments[0]).then(function (r) { return r.text().then(function (t) { return r.status + '\\n' + r.headers.get('content-type') + '\\n' + t; }); });";
+    let csv = carol.client.execute(fetch_text, vec![serde_json::json!(export)]).await.unwrap();
+    let csv = csv.as_str().unwrap_or_default().to_owned();
+    let mut lines = csv.lines();
+    assert_eq!(lines.next(), Some("200"), "{csv}");
+    assert!(lines.next().unwrap_or_default().starts_with("text/csv"), "{csv}");
+    assert_eq!(lines.next(), Some("seq,at,actor_kind,actor_id,actor_name,source,kind,details,link"), "{csv}");
+    assert!(csv.contains(",session.started,") && csv.contains(",session.terminated,"), "{csv}");
+    let exported = admin.run(&["audit", "list", "--kind", "audit.exported", "--json"]).success().json();
+    assert_eq!(exported["records"][0]["actor_name"], "carol", "{exported}");
+
     // Alice sees her own sessions, not the dashboard, and cannot read recordings.
     let alice = Browser::open(&driver, &server.url, server.data_dir().parent().unwrap()).await;
     alice.sign_in("alice", PASSWORD, None).await;
@@ -417,6 +436,8 @@ async fn auditors_find_replay_and_terminate_sessions_and_see_the_dashboard() {
     alice.find(&format!(r#"[data-session="{first}"]"#)).await;
     alice.wait_until_gone(r#"a[href="/dashboard"]"#).await;
     alice.goto("/dashboard").await;
+    assert!(alice.text("main h1").await.contains("Not allowed"));
+    alice.goto("/audit").await;
     assert!(alice.text("main h1").await.contains("Not allowed"));
     alice.goto(&format!("/sessions/{first}")).await;
     assert!(alice.text("#recording-note").await.contains("recordings:read"));

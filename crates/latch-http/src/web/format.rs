@@ -26,3 +26,20 @@ pub(crate) fn span(from: Timestamp, to: Timestamp) -> String {
         (h, m) => format!("{h} h {m} min"),
     }
 }
+
+/// The start (00:00 UTC) of the day `text` (`YYYY-MM-DD`, as `<input type="date">` sends it); `None` when empty.
+/// The error names `field`.
+pub(crate) fn day_start(field: &str, text: &str) -> Result<Option<Timestamp>, String> {
+    let text = text.trim();
+    if text.is_empty() {
+        return Ok(None);
+    }
+    let shaped = text.len() == 10
+        && text.char_indices().all(|(i, c)| if i == 4 || i == 7 { c == '-' } else { c.is_ascii_digit() });
+    if !shaped {
+        return Err(format!("{field}: a date such as 2026-01-31"));
+    }
+    crate::views::parse_time(field, &format!("{text}T00:00:00Z"))
+        .map(Some)
+        .map_err(|_| format!("{field}: {text} is not a date"))
+}

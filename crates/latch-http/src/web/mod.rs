@@ -6,6 +6,7 @@
 
 mod access;
 mod assets;
+mod audit;
 mod auth;
 mod checkouts;
 mod csrf;
@@ -56,6 +57,8 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("post", "/sessions/{id}/terminate"),
     ("get", "/sessions/{id}/files/{file}"),
     ("get", "/dashboard"),
+    ("get", "/audit"),
+    ("get", "/audit/export.csv"),
     ("get", "/assets/{version}/{name}"),
 ];
 
@@ -117,6 +120,8 @@ pub(crate) fn router() -> Router<HttpState> {
         .route("/sessions/{id}/terminate", post(sessions::terminate))
         .route("/sessions/{id}/files/{file}", get(sessions::file))
         .route("/dashboard", get(dashboard::show))
+        .route("/audit", get(audit::list))
+        .route("/audit/export.csv", get(audit::export))
         .route("/assets/{version}/{name}", get(assets::serve))
         .layer(axum::middleware::from_fn(csrf::protect));
     // A page may carry a stricter or wider policy of its own (the replay page allows WebAssembly for its player).

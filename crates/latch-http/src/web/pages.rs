@@ -20,6 +20,7 @@ pub(crate) enum Section {
     Checkouts,
     Sessions,
     Dashboard,
+    Audit,
     Account,
     None,
 }
@@ -37,6 +38,8 @@ pub(crate) struct Layout {
     pub(crate) requester: bool,
     /// Holds `sessions:read`: sees everyone's sessions and the dashboard.
     pub(crate) auditor: bool,
+    /// Holds `audit:read`.
+    pub(crate) audit_reader: bool,
     pub(crate) csrf: String,
     pub(crate) css: String,
     pub(crate) htmx: String,
@@ -52,6 +55,7 @@ impl Layout {
             approver: user.principal.has(Permission::RequestsApprove),
             requester: user.principal.has(Permission::RequestsWrite),
             auditor: user.principal.has(Permission::SessionsRead),
+            audit_reader: user.principal.has(Permission::AuditRead),
             csrf: user.csrf.clone(),
             ..Layout::anonymous(title)
         }
@@ -68,6 +72,7 @@ impl Layout {
             approver: false,
             requester: false,
             auditor: false,
+            audit_reader: false,
             csrf: String::new(),
             css: assets::url("latch.css"),
             htmx: assets::url("htmx.min.js"),
@@ -89,6 +94,7 @@ impl Layout {
             Section::Checkouts => "checkouts",
             Section::Sessions => "sessions",
             Section::Dashboard => "dashboard",
+            Section::Audit => "audit",
             Section::Account => "account",
             Section::None => "",
         };

@@ -60,8 +60,8 @@ impl SessionFilters {
             "live" => true,
             other => return Err(format!("status: {other:?} is neither live nor ended")),
         };
-        let started_from = day_start("from", &self.from)?;
-        let started_to = day_start("to", &self.to)?.map(|day| day.plus(TimeSpan::from_hours(24)));
+        let started_from = format::day_start("from", &self.from)?;
+        let started_to = format::day_start("to", &self.to)?.map(|day| day.plus(TimeSpan::from_hours(24)));
         Ok(SessionQuery {
             live_only,
             username: text(&self.user),
@@ -88,37 +88,11 @@ impl SessionFilters {
         ];
         let mut link = String::from("/sessions?");
         for (name, value) in pairs.iter().filter(|(_, value)| !value.is_empty()) {
-            link.push_str(&format!("{name}={}&", url_encode(value)));
+            link.push_str(&format!("{name}={}&", super::access::encode(value)));
         }
         link.push_str(&format!("page={page}"));
         link
     }
-}
-
-/// The start (00:00 UTC) of the day `text` (`YYYY-MM-DD`); `None` when empty.
-fn day_start(field: &str, text: &str) -> Result<Option<Timestamp>, String> {
-    let text = text.trim();
-    if text.is_empty() {
-        return Ok(None);
-    }
-    let valid = text.len() == 10
-        && text.chars().enumerate().all(|(i, c)| if i == 4 || i == 7 { c == '-' } else { c.is_ascii_digit() });
-    if !valid {
-        return Err(format!("{field}: a date such as 2026-01-31"));
-    }
-    crate::views::parse_time(field, &format!("{text}T00:00:00Z"))
-        .map(Some)
-        .map_err(|_| format!("{field}: {text} is not a date"))
-}
-
-fn url_encode(value: &str) -> String {
-    value
-        .bytes()
-        .map(|byte| match byte {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => char::from(byte).to_string(),
-            _ => format!("%{byte:02X}"),
-        })
-        .collect()
 }
 
 #[derive(Debug)]
