@@ -487,6 +487,9 @@ const WEB_TABLE: &[(&str, &str, Page)] = &[
     ("get", "/dashboard", Page::SignedIn),
     ("get", "/audit", Page::SignedIn),
     ("get", "/audit/export.csv", Page::SignedIn),
+    ("get", "/admin/users", Page::SignedIn),
+    ("post", "/admin/users", Page::SignedIn),
+    ("post", "/admin/users/{id}/{action}", Page::SignedIn),
     ("get", "/assets/{version}/{name}", Page::Open),
 ];
 
@@ -505,7 +508,8 @@ fn page_request(method: &str, path: &str, cookie: Option<&str>, csrf: Option<&st
         .replace("{id}", "does-not-exist")
         .replace("{version}", "0")
         .replace("{name}", "latch.css")
-        .replace("{file}", "events.jsonl");
+        .replace("{file}", "events.jsonl")
+        .replace("{action}", "disable");
     let method: Method = method.to_uppercase().parse().expect("method");
     let mut builder = Request::builder().method(method.clone()).uri(path).header("host", "latch.test");
     if let Some(token) = cookie {

@@ -457,6 +457,71 @@ async fn auditors_find_replay_and_terminate_sessions_and_see_the_dashboard() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn admins_manage_users_in_the_browser() {
+    harness_crypto();
+    let Some(driver) = latch_testkit::browser::start_or_skip().unwrap() else { return };
+    let server = Server::start();
+    let admin = server.admin();
+    create_user(&admin, "dave", &["user"]);
+
+    // A plain user has no user administration.
+    let dave = Browser::open(&driver, &server.url, server.data_dir().parent().unwrap()).await;
+    dave.sign_in("dave", PASSWORD, None).await;
+    dave.wait_until_gone(r#"a[href="/admin/users"]"#).await;
+    dave.goto("/admin/users").await;
+    assert!(dave.text("main h1").await.contains("Not allowed"));
+
+    let browser = Browser::open(&driver, &server.url, server.data_dir().parent().unwrap()).await;
+    browser.sign_in("admin", ADMIN_PASSWORD, None).await;
+    browser.click(r#"a[href="/admin/users"]"#).await;
+    browser.wait_for_path("/admin/users").await;
+    assert!(browser.text(r#"[data-user="dave"]"#).await.contains("user"));
+
+    // No role: refused with a clear message, the form kept.
+    browser.fill("#new-username", "erin").await;
+    browser.click(r#"input[name="role"][value="user"]"#).await;
+    browser.click("#create-user").await;
+    assert!(browser.text("#user-error").await.contains("at least one role"));
+    let kept = browser.find("#new-username").await.prop("value").await.unwrap();
+    assert_eq!(kept.as_deref(), Some("erin"));
+
+    // Erin, an auditor and approver, with a one-time password shown once.
+    browser.fill("#new-display-name", "Erin Example").await;
+    browser.click(r#"input[name="role"][value="auditor"]"#).await;
+    browser.click(r#"input[name="role"][value="approver"]"#).await;
+    browser.click("#create-user").await;
+    assert!(browser.text("#user-notice").await.contains("erin"));
+    let one_time = browser.find("#otp-value").await.prop("value").await.unwrap().unwrap();
+    assert!(one_time.len() >= 12, "{one_time}");
+    let erin = browser.text(r#"[data-user="erin"]"#).await;
+    assert!(erin.contains("one-time password"), "{erin}");
+    assert_eq!(browser.text(r#"[data-user="erin"] td:nth-child(2)"#).await, "auditor, approver");
+    browser.screenshot("users").await;
+    browser.goto("/admin/users").await;
+    assert!(!browser.client.source().await.unwrap().contains(&one_time), "shown once");
+    // The one-time password signs erin in to the password change.
+    let erin_browser = Browser::open(&driver, &server.url, server.data_dir().parent().unwrap()).await;
+    erin_browser.sign_in("erin", &one_time, None).await;
+    erin_browser.wait_for_path("/password").await;
+
+    // Disabling dave ends his sessions: his next page sends him to sign in; enabling him again works.
+    browser.click(r#"[data-user="dave"] button.disable"#).await;
+    browser.find(r#"[data-user="dave"] button.enable"#).await;
+    assert!(browser.text(r#"[data-user="dave"]"#).await.contains("disabled"));
+    dave.goto("/").await;
+    dave.wait_for_path("/login").await;
+    browser.click(r#"[data-user="dave"] button.enable"#).await;
+    browser.find(r#"[data-user="dave"] button.disable"#).await;
+    let audit = admin.run(&["audit", "list", "--kind", "user.", "--json"]).success().json();
+    let kinds: Vec<&str> = audit["records"].as_array().unwrap().iter().filter_map(|r| r["kind"].as_str()).collect();
+    assert!(kinds.contains(&"user.created") && kinds.contains(&"user.disabled"), "{kinds:?}");
+
+    dave.close().await;
+    erin_browser.close().await;
+    browser.close().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_first_admin_changes_the_one_time_password_and_lockout_is_explained() {
     harness_crypto();
     let Some(driver) = latch_testkit::browser::start_or_skip().unwrap() else { return };

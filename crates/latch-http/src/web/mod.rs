@@ -15,6 +15,7 @@ mod format;
 mod pages;
 mod session;
 mod sessions;
+mod users;
 
 pub use session::PendingLogins;
 
@@ -59,6 +60,9 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("get", "/dashboard"),
     ("get", "/audit"),
     ("get", "/audit/export.csv"),
+    ("get", "/admin/users"),
+    ("post", "/admin/users"),
+    ("post", "/admin/users/{id}/{action}"),
     ("get", "/assets/{version}/{name}"),
 ];
 
@@ -122,6 +126,8 @@ pub(crate) fn router() -> Router<HttpState> {
         .route("/dashboard", get(dashboard::show))
         .route("/audit", get(audit::list))
         .route("/audit/export.csv", get(audit::export))
+        .route("/admin/users", get(users::list).post(users::create))
+        .route("/admin/users/{id}/{action}", post(users::act))
         .route("/assets/{version}/{name}", get(assets::serve))
         .layer(axum::middleware::from_fn(csrf::protect));
     // A page may carry a stricter or wider policy of its own (the replay page allows WebAssembly for its player).

@@ -21,6 +21,7 @@ pub(crate) enum Section {
     Sessions,
     Dashboard,
     Audit,
+    Users,
     Account,
     None,
 }
@@ -40,6 +41,8 @@ pub(crate) struct Layout {
     pub(crate) auditor: bool,
     /// Holds `audit:read`.
     pub(crate) audit_reader: bool,
+    /// Holds `users:read`: sees the user administration.
+    pub(crate) user_reader: bool,
     pub(crate) csrf: String,
     pub(crate) css: String,
     pub(crate) htmx: String,
@@ -56,6 +59,7 @@ impl Layout {
             requester: user.principal.has(Permission::RequestsWrite),
             auditor: user.principal.has(Permission::SessionsRead),
             audit_reader: user.principal.has(Permission::AuditRead),
+            user_reader: user.principal.has(Permission::UsersRead),
             csrf: user.csrf.clone(),
             ..Layout::anonymous(title)
         }
@@ -73,6 +77,7 @@ impl Layout {
             requester: false,
             auditor: false,
             audit_reader: false,
+            user_reader: false,
             csrf: String::new(),
             css: assets::url("latch.css"),
             htmx: assets::url("htmx.min.js"),
@@ -95,6 +100,7 @@ impl Layout {
             Section::Sessions => "sessions",
             Section::Dashboard => "dashboard",
             Section::Audit => "audit",
+            Section::Users => "users",
             Section::Account => "account",
             Section::None => "",
         };
