@@ -199,16 +199,10 @@ fn a_full_spool_ends_or_refuses_sessions_that_need_their_recording_and_lets_the_
     let keys = tempfile::tempdir().unwrap();
     let alice_key = setup(&server, &admin, &sshd, keys.path());
     // db02: the same host under a policy that does not require the recording.
-    let port = sshd.port().to_string();
-    admin.run(&["targets", "add", "db02", "--address", "127.0.0.1", "--port", &port]).success();
-    admin.run(&["targets", "fetch-host-key", "db02", "--yes"]).success();
-    let secret = format!("{}\n", sshd.user().password);
-    admin.run_with_stdin(&["accounts", "add", "db02", &sshd.user().name, "--secret-stdin"], &secret).success();
+    admin.add_ssh_target("db02", sshd.port(), &sshd.user().name, &sshd.user().password);
     let lenient = json!({ "name": "db-lenient", "users": ["alice"], "targets": [{"name": "db02"}],
         "mode": "standing", "max_duration_minutes": 60, "recording_required": false });
-    let file = keys.path().join("lenient.json");
-    std::fs::write(&file, lenient.to_string()).unwrap();
-    admin.run(&["policies", "create", "--file", file.to_str().unwrap()]).success();
+    admin.create_policy(&lenient, keys.path());
     let shown = admin.run(&["policies", "show", "db-lenient"]).success().stdout;
     assert!(shown.contains("best effort"), "{shown}");
 
@@ -295,23 +289,14 @@ fn set_credential(admin: &Cli, credential: &str) {
 
 /// Target db01 (the throwaway sshd) with its account, alice with an SSH key and standing access; alice's key.
 fn setup(server: &Server, admin: &Cli, sshd: &latch_testkit::sshd::TestSshd, dir: &Path) -> PathBuf {
-    let key = dir.join("alice_ed25519");
-    let made = Command::new("ssh-keygen").args(["-q", "-t", "ed25519", "-N", "", "-f"]).arg(&key).output().unwrap();
-    assert!(made.status.success(), "{made:?}");
     admin
         .run_with_stdin(&["users", "create", "alice", "--role", "user", "--password-stdin"], &format!("{PASSWORD}\n"))
         .success();
-    admin.run(&["ssh-keys", "add", key.with_extension("pub").to_str().unwrap(), "--user", "alice"]).success();
-    let port = sshd.port().to_string();
-    admin.run(&["targets", "add", "db01", "--address", "127.0.0.1", "--port", &port]).success();
-    admin.run(&["targets", "fetch-host-key", "db01", "--yes"]).success();
-    let secret = format!("{}\n", sshd.user().password);
-    admin.run_with_stdin(&["accounts", "add", "db01", &sshd.user().name, "--secret-stdin"], &secret).success();
+    let key = admin.add_user_key("alice", dir);
+    admin.add_ssh_target("db01", sshd.port(), &sshd.user().name, &sshd.user().password);
     let policy = json!({ "name": "db", "users": ["alice"], "targets": [{"name": "db01"}], "mode": "standing",
         "max_duration_minutes": 60 });
-    let file = dir.join("policy.json");
-    std::fs::write(&file, policy.to_string()).unwrap();
-    admin.run(&["policies", "create", "--file", file.to_str().unwrap()]).success();
+    admin.create_policy(&policy, dir);
     let _ = server;
     key
 }

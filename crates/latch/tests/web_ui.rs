@@ -258,20 +258,11 @@ async fn sign_in_request_and_approve_in_the_browser() {
 /// db01 is the throwaway sshd, with its account, and alice has standing access with an SSH key: her key's path.
 fn gateway_target(server: &Server, admin: &Cli, sshd: &latch_testkit::sshd::TestSshd) -> std::path::PathBuf {
     let dir = server.data_dir().parent().unwrap().to_owned();
-    let key = dir.join("alice_ed25519");
-    let made = Command::new("ssh-keygen").args(["-q", "-t", "ed25519", "-N", "", "-f"]).arg(&key).output().unwrap();
-    assert!(made.status.success(), "{made:?}");
-    admin.run(&["ssh-keys", "add", key.with_extension("pub").to_str().unwrap(), "--user", "alice"]).success();
-    let port = sshd.port().to_string();
-    admin.run(&["targets", "add", "db01", "--address", "127.0.0.1", "--port", &port]).success();
-    admin.run(&["targets", "fetch-host-key", "db01", "--yes"]).success();
-    let secret = format!("{}\n", sshd.user().password);
-    admin.run_with_stdin(&["accounts", "add", "db01", &sshd.user().name, "--secret-stdin"], &secret).success();
+    let key = admin.add_user_key("alice", &dir);
+    admin.add_ssh_target("db01", sshd.port(), &sshd.user().name, &sshd.user().password);
     let policy = serde_json::json!({ "name": "db", "users": ["alice"], "targets": [{"name": "db01"}],
         "mode": "standing", "max_duration_minutes": 60, "record_input": true });
-    let file = dir.join("gateway-policy.json");
-    std::fs::write(&file, policy.to_string()).unwrap();
-    admin.run(&["policies", "create", "--file", file.to_str().unwrap()]).success();
+    admin.create_policy(&policy, &dir);
     key
 }
 

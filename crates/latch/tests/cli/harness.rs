@@ -282,6 +282,31 @@ impl Cli {
         self.config_dir.path()
     }
 
+    /// Adds target `name` at an SSH server on 127.0.0.1:`port`, pins the host key it presents, and stores the
+    /// password of its `account` (as an admin).
+    pub fn add_ssh_target(&self, name: &str, port: u16, account: &str, password: &str) {
+        let port = port.to_string();
+        self.run(&["targets", "add", name, "--address", "127.0.0.1", "--port", &port]).success();
+        self.run(&["targets", "fetch-host-key", name, "--yes"]).success();
+        self.run_with_stdin(&["accounts", "add", name, account, "--secret-stdin"], &format!("{password}\n")).success();
+    }
+
+    /// Makes an Ed25519 key pair in `dir` and registers its public key for `user`; the private key's path.
+    pub fn add_user_key(&self, user: &str, dir: &Path) -> PathBuf {
+        let key = dir.join(format!("{user}_ed25519"));
+        let made = Command::new("ssh-keygen").args(["-q", "-t", "ed25519", "-N", "", "-f"]).arg(&key).output().unwrap();
+        assert!(made.status.success(), "{made:?}");
+        self.run(&["ssh-keys", "add", key.with_extension("pub").to_str().unwrap(), "--user", user]).success();
+        key
+    }
+
+    /// Creates `policy` (the API's JSON) through a file in `dir`.
+    pub fn create_policy(&self, policy: &serde_json::Value, dir: &Path) {
+        let file = dir.join(format!("policy-{}.json", policy["name"].as_str().unwrap_or("unnamed")));
+        std::fs::write(&file, policy.to_string()).unwrap();
+        self.run(&["policies", "create", "--file", file.to_str().unwrap()]).success();
+    }
+
     fn command(&self, args: &[&str], env: &[(&str, &str)]) -> Command {
         let mut command = Command::new(LATCH);
         isolated(&mut command).args(args).env("LATCH_CONFIG_DIR", self.config_dir.path());
