@@ -37,6 +37,8 @@ pub struct ReachableAccount {
     pub active: Option<ActiveAccess>,
     /// Access is valid now under a policy that lets the person check the secret out and see it.
     pub revealable: bool,
+    /// The incident integration of an on-request policy covering it: requests name a ticket whose tasks it knows.
+    pub integration: Option<String>,
 }
 
 /// Access that is valid now.
@@ -97,6 +99,10 @@ impl App {
                 accounts.push(ReachableAccount {
                     policies: covering.iter().map(|p| p.spec.name.to_string()).collect(),
                     requestable: covering.iter().any(|p| !p.is_standing()),
+                    integration: covering
+                        .iter()
+                        .filter(|p| !p.is_standing())
+                        .find_map(|p| p.spec.rules.integration.clone()),
                     active,
                     revealable,
                     account,

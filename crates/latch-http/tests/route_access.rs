@@ -469,6 +469,7 @@ const WEB_TABLE: &[(&str, &str, Page)] = &[
     ("post", "/totp/confirm", Page::AnyStage),
     ("get", "/", Page::SignedIn),
     ("get", "/requests/new", Page::SignedIn),
+    ("get", "/requests/tasks", Page::SignedIn),
     ("get", "/requests", Page::SignedIn),
     ("post", "/requests", Page::SignedIn),
     ("post", "/requests/{id}/cancel", Page::SignedIn),

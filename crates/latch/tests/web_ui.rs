@@ -10,6 +10,9 @@ mod browser;
 #[path = "cli/harness.rs"]
 #[expect(dead_code, reason = "the harness serves several test binaries; this one uses part of it")]
 mod harness;
+#[path = "incidents/system.rs"]
+#[expect(dead_code, reason = "the incident system serves two test binaries; this one uses part of it")]
+mod system;
 
 use browser::Browser;
 use harness::{ADMIN_PASSWORD, Cli, Server};
@@ -444,6 +447,57 @@ async fn auditors_find_replay_and_terminate_sessions_and_see_the_dashboard() {
     assert_eq!(status.await.unwrap(), serde_json::json!(403), "only auditors watch");
 
     carol.close().await;
+    alice.close().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_ticket_lookup_lists_its_tasks_and_the_chosen_task_caps_the_window() {
+    harness_crypto();
+    let Some(driver) = latch_testkit::browser::start_or_skip().unwrap() else { return };
+    let expires = time::OffsetDateTime::now_utc().replace_nanosecond(0).unwrap() + time::Duration::minutes(30);
+    let expires = expires.format(&time::format_description::well_known::Rfc3339).unwrap();
+    let later = time::OffsetDateTime::now_utc() + time::Duration::hours(3);
+    let later = later.format(&time::format_description::well_known::Rfc3339).unwrap();
+    let tasks = std::collections::HashMap::from([(
+        "INC1".to_owned(),
+        serde_json::json!([
+            {"id": "T1", "title": "Restart the primary", "expires_at": expires},
+            {"id": "T2", "title": "Check replication", "expires_at": later},
+        ]),
+    )]);
+    let incidents = system::IncidentSystem::start(tasks);
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start_with_config(&incidents.config("itsm", dir.path()));
+    let admin = server.admin();
+    create_user(&admin, "alice", &["user"]);
+    admin.run(&["targets", "add", "db01", "--address", "10.0.0.5"]).success();
+    admin.run_with_stdin(&["accounts", "add", "db01", "root", "--secret-stdin"], "target-secret\n").success();
+    let policy = serde_json::json!({ "name": "incident-root", "users": ["alice"], "targets": [{"name": "db01"}],
+        "mode": "on_request", "approvals_required": 0, "max_duration_minutes": 240, "ticket_required": true,
+        "integration": "itsm" });
+    admin.create_policy(&policy, dir.path());
+
+    let alice = Browser::open(&driver, &server.url, server.data_dir().parent().unwrap()).await;
+    alice.sign_in("alice", PASSWORD, None).await;
+    alice.goto("/requests/new?target=db01&account=root").await;
+    // A ticket without tasks says so; INC1 lists its two tasks, the first chosen.
+    alice.fill("#ticket", "INC404").await;
+    alice.click("#lookup").await;
+    assert!(alice.text("#tasks-error").await.contains("no open tasks"));
+    alice.fill("#ticket", "INC1").await;
+    alice.click("#lookup").await;
+    let listed = alice.text("#task-list").await;
+    assert!(listed.contains("Restart the primary") && listed.contains("Check replication"), "{listed}");
+    assert_eq!(incidents.lookups().last().unwrap().body["ticket"], "INC1");
+    alice.fill("#reason", "the primary is down").await;
+    alice.screenshot("request-incident-tasks").await;
+    alice.client.execute("document.getElementById('duration').value = '120';", vec![]).await.unwrap();
+    alice.click("#submit-request").await;
+    alice.find("#request-created").await;
+    // Approved at once (no approval needed), the two hours asked for capped at the task's end.
+    let row = alice.text("#my-requests tbody tr").await;
+    assert!(row.contains("approved") && row.contains("INC1"), "{row}");
+    assert!(row.contains("29 min") || row.contains("30 min"), "{row}");
     alice.close().await;
 }
 

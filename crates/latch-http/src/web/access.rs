@@ -181,6 +181,8 @@ struct Choice {
     value: String,
     label: String,
     selected: bool,
+    /// The incident integration that knows this access's tickets; empty for none.
+    integration: String,
 }
 
 #[derive(Debug)]
@@ -194,6 +196,8 @@ struct DurationChoice {
 #[template(path = "request_new.html")]
 struct RequestPage {
     layout: Layout,
+    /// Some choice has an incident integration: the form offers the ticket lookup.
+    lookup: bool,
     choices: Vec<Choice>,
     durations: Vec<DurationChoice>,
     starts_at: String,
@@ -221,6 +225,9 @@ pub(crate) struct RequestForm {
     reason: String,
     #[serde(default)]
     ticket: String,
+    /// The incident task chosen after a lookup.
+    #[serde(default)]
+    task: String,
 }
 
 /// The accounts the user may request, as `ACCOUNT@TARGET` choices, with `selected` chosen.
@@ -234,7 +241,8 @@ async fn request_choices(state: &HttpState, user: &WebUser, selected: &str) -> R
                 "{} on {} ({})",
                 account.account.spec.username, target.target.spec.name, target.target.spec.address
             );
-            choices.push(Choice { selected: value == selected, value, label });
+            let integration = account.integration.clone().unwrap_or_default();
+            choices.push(Choice { selected: value == selected, value, label, integration });
         }
     }
     Ok(choices)
@@ -255,6 +263,7 @@ pub(crate) async fn new_request(
     let layout = Layout::signed_in(&user, "Request access", Section::Request);
     let page = RequestPage {
         layout,
+        lookup: choices.iter().any(|choice| !choice.integration.is_empty()),
         choices,
         durations: durations(DEFAULT_DURATION),
         starts_at: String::new(),
@@ -263,6 +272,66 @@ pub(crate) async fn new_request(
         error: None,
     };
     Ok(render(StatusCode::OK, &page))
+}
+
+#[derive(Debug, Default, serde::Deserialize)]
+pub(crate) struct TaskLookup {
+    /// `ACCOUNT@TARGET`.
+    #[serde(default)]
+    access: String,
+    #[serde(default)]
+    ticket: String,
+}
+
+#[derive(Debug)]
+struct TaskRow {
+    id: String,
+    title: String,
+    expires_at: String,
+    expires_at_text: String,
+}
+
+#[derive(Template)]
+#[template(path = "request_tasks.html")]
+struct TasksFragment {
+    tasks: Vec<TaskRow>,
+    error: Option<String>,
+}
+
+/// `GET /requests/tasks?access=…&ticket=…`: the open tasks of the ticket in the incident system of the chosen
+/// access's policy, as the list the request form shows (htmx); picking one caps the window at its end.
+pub(crate) async fn incident_tasks(
+    State(state): State<HttpState>,
+    user: WebUser,
+    Query(lookup): Query<TaskLookup>,
+) -> Result<Response, PageError> {
+    let fragment = |tasks, error| render(StatusCode::OK, &TasksFragment { tasks, error });
+    let (account, target) = lookup.access.split_once('@').unwrap_or(("", lookup.access.as_str()));
+    if lookup.ticket.trim().is_empty() {
+        return Ok(fragment(Vec::new(), Some("Enter the ticket first.".to_owned())));
+    }
+    let choices = request_choices(&state, &user, &lookup.access).await?;
+    let Some(integration) = choices.into_iter().find(|c| c.selected).map(|c| c.integration).filter(|i| !i.is_empty())
+    else {
+        return Ok(fragment(Vec::new(), Some("This access has no incident integration to ask.".to_owned())));
+    };
+    let found = state.app.incident_tasks(&user.principal, &integration, target, Some(account), &lookup.ticket).await;
+    Ok(match found {
+        Ok(tasks) if tasks.is_empty() => fragment(Vec::new(), Some("The ticket has no open tasks.".to_owned())),
+        Ok(tasks) => fragment(
+            tasks
+                .into_iter()
+                .map(|task| TaskRow {
+                    id: task.id,
+                    title: task.title,
+                    expires_at: format::machine(task.expires_at),
+                    expires_at_text: format::minute(task.expires_at),
+                })
+                .collect(),
+            None,
+        ),
+        Err(err) => fragment(Vec::new(), Some(form_message(err).1)),
+    })
 }
 
 /// `POST /requests`
@@ -283,6 +352,7 @@ pub(crate) async fn create_request(
         duration: Some(TimeSpan::from_minutes(form.duration_minutes.clamp(1, 60 * 24 * 366))),
         reason: form.reason.clone(),
         ticket: Some(form.ticket.trim().to_owned()).filter(|t| !t.is_empty()),
+        task: Some(form.task.trim().to_owned()).filter(|t| !t.is_empty()),
         ..NewAccessRequest::default()
     };
     match state.app.request_access(&user.principal, new, &user.ctx).await {
@@ -306,6 +376,7 @@ async fn request_form_again(
     let layout = Layout::signed_in(user, "Request access", Section::Request);
     let page = RequestPage {
         layout,
+        lookup: choices.iter().any(|choice| !choice.integration.is_empty()),
         choices,
         durations: durations(form.duration_minutes),
         starts_at: form.starts_at,

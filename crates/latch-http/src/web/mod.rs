@@ -42,6 +42,7 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("post", "/totp/confirm"),
     ("get", "/"),
     ("get", "/requests/new"),
+    ("get", "/requests/tasks"),
     ("get", "/requests"),
     ("post", "/requests"),
     ("post", "/requests/{id}/cancel"),
@@ -110,6 +111,7 @@ pub(crate) fn router() -> Router<HttpState> {
         .route("/totp/confirm", post(auth::confirm_totp))
         .route("/", get(access::my_access))
         .route("/requests/new", get(access::new_request))
+        .route("/requests/tasks", get(access::incident_tasks))
         .route("/requests", get(access::my_requests).post(access::create_request))
         .route("/requests/{id}/cancel", post(access::cancel_request))
         .route("/approvals", get(access::approvals))
